@@ -1,0 +1,522 @@
+/*
+ * w3sock.h -- asynchronous TCP, UDP, TLS and STARTTLS sockets behind one C ABI.
+ *
+ * This is the only public header of libw3sock. It is written by hand; the
+ * header cgo generates is never installed.
+ *
+ * MODEL
+ *   A *loop* is an event queue. A host makes one per event loop it runs (one
+ *   per asyncio loop, one per Node process, one or more in a C program).
+ *   Sockets are created on a loop; everything that happens to them (connected,
+ *   data arrived, peer closed, ...) becomes a w3s_event on that loop's queue.
+ *   The host takes events either
+ *     - in batches with w3s_loop_poll(), typically after w3s_loop_fd() turned
+ *       readable in its own poller (epoll, asyncio add_reader, uv_poll), or
+ *     - through a callback that the library calls with each batch on one
+ *       library thread per loop (w3s_loop_set_callback).
+ *
+ * HANDLES
+ *   Loops and sockets are int64_t handles (> 0) from a generation-tagged
+ *   table. A handle that is 0, negative, stale (its object was released),
+ *   or of the wrong kind makes a call fail with W3S_EBADF; it never crashes.
+ *   A socket handle stays valid until its W3S_EV_CLOSE event has been
+ *   delivered; after that it is stale.
+ *
+ * ERRORS
+ *   Functions return a negative W3S_E* code on failure. The calling thread's
+ *   detail message is then available from w3s_last_error_message(). A call
+ *   that fails emits no event.
+ *
+ * THREADS
+ *   Every function may be called from any thread, concurrently. Nothing
+ *   blocks the caller except w3s_loop_poll() with a non-zero timeout.
+ *
+ * MEMORY
+ *   Data passed in (buffers, strings, option structs) is copied before the
+ *   call returns; the caller keeps ownership. Data passed out in events is
+ *   owned by the library and stays valid until the next w3s_loop_poll() on
+ *   the same loop (or, in callback mode, until the callback returns).
+ *   Strings are UTF-8 and NUL-terminated.
+ *
+ * FORK
+ *   The library's threads do not exist in a child made by fork(). Every call
+ *   made in such a child returns W3S_EFORKED.
+ */
+#ifndef W3SOCK_H
+#define W3SOCK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Version                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define W3S_VERSION_MAJOR 0
+#define W3S_VERSION_MINOR 1
+#define W3S_VERSION_PATCH 0
+#define W3S_VERSION_HEX \
+    ((W3S_VERSION_MAJOR << 16) | (W3S_VERSION_MINOR << 8) | W3S_VERSION_PATCH)
+
+/* The version of the loaded library as W3S_VERSION_HEX would spell it. */
+uint32_t w3s_version(void);
+
+/* The version as a static string, e.g. "0.1.0". */
+const char *w3s_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Error codes (stable numbers)                                              */
+/* ------------------------------------------------------------------------ */
+
+#define W3S_OK                   0
+#define W3S_EINVAL              -1  /* invalid argument (NULL, length, range) */
+#define W3S_EBADF               -2  /* handle is 0, stale, closed or wrong kind */
+#define W3S_ENOMEM              -3  /* out of memory */
+#define W3S_ESTATE              -4  /* not allowed in the socket's ready state */
+#define W3S_ESHUTDOWN           -5  /* w3s_shutdown() was called */
+#define W3S_EFORKED             -6  /* called in a child process after fork() */
+#define W3S_EADDR               -7  /* address does not parse or has wrong family */
+#define W3S_ENOTFOUND           -8  /* host name did not resolve */
+#define W3S_ECONNREFUSED        -9  /* connection refused */
+#define W3S_ECONNRESET         -10  /* connection reset by peer */
+#define W3S_ETIMEDOUT          -11  /* connect or I/O timed out */
+#define W3S_EADDRINUSE         -12  /* local address already in use */
+#define W3S_EADDRNOTAVAIL      -13  /* local address not available */
+#define W3S_ENETUNREACH        -14  /* network unreachable */
+#define W3S_EHOSTUNREACH       -15  /* host unreachable */
+#define W3S_EACCES             -16  /* permission denied */
+#define W3S_EPIPE              -17  /* write after the write side was closed */
+#define W3S_EMSGSIZE           -18  /* datagram too large */
+#define W3S_ENOTSUP            -19  /* not supported for this socket kind */
+#define W3S_EMFILE             -20  /* out of file descriptors */
+#define W3S_ENOOPT             -21  /* unknown option */
+#define W3S_EIO                -22  /* other I/O error (message has details) */
+#define W3S_EABORTED           -23  /* aborted locally (w3s_abort, loop close) */
+#define W3S_ENOENT             -24  /* no such file (send_file, unix: path) */
+#define W3S_EISCONN            -25  /* UDP socket is connected to another peer */
+#define W3S_ENOTCONN           -26  /* UDP send without a destination */
+
+/* TLS (issue: TLS and STARTTLS) */
+#define W3S_ETLS               -40  /* TLS handshake failure (protocol) */
+#define W3S_ETLS_UNKNOWN_CA    -41  /* peer certificate signed by unknown authority */
+#define W3S_ETLS_HOSTNAME      -42  /* certificate not valid for the server name */
+#define W3S_ETLS_EXPIRED       -43  /* certificate expired or not yet valid */
+#define W3S_ETLS_VERSION       -44  /* no TLS version in common / version refused */
+#define W3S_ETLS_CERT_REQUIRED -45  /* server required a client certificate */
+#define W3S_ETLS_CERT_REJECTED -46  /* the peer rejected our certificate */
+#define W3S_ETLS_NOT_TLS       -47  /* the peer does not speak TLS */
+#define W3S_ETLS_BAD_PEM       -48  /* certificate/key/CA PEM does not parse */
+
+/* Multicast (issue: UDP multicast) */
+#define W3S_ENOTMULTICAST      -60  /* group is not a multicast address */
+#define W3S_ENOIFACE           -61  /* unknown network interface */
+#define W3S_EFAMILY            -62  /* address family does not match the socket */
+#define W3S_EALREADY           -63  /* group already joined */
+#define W3S_ENOTJOINED         -64  /* group was not joined */
+
+/* A static, human-readable description of code ("connection refused"). */
+const char *w3s_strerror(int code);
+
+/* The static name of code ("W3S_ECONNREFUSED"); "W3S_UNKNOWN" if unknown. */
+const char *w3s_err_name(int code);
+
+/* The detail message of the last failed call on this thread ("" if none).
+ * Valid until the next w3s_* call on this thread. */
+const char *w3s_last_error_message(void);
+
+/* ------------------------------------------------------------------------ */
+/* Library lifecycle                                                         */
+/* ------------------------------------------------------------------------ */
+
+/* Closes every loop and socket (sockets are aborted, no further events are
+ * delivered). Afterwards every function except the version, error-string and
+ * w3s_stats functions returns W3S_ESHUTDOWN. Idempotent; returns W3S_OK. */
+int w3s_shutdown(void);
+
+typedef struct w3s_stats {
+    uint32_t size;        /* in: sizeof(w3s_stats_t) */
+    uint32_t reserved;
+    int64_t loops;        /* live loops */
+    int64_t sockets;      /* live socket handles */
+    int64_t goroutines;   /* library goroutines (Go runtime count) */
+    int64_t open_fds;     /* open descriptors of the whole process */
+    int64_t events_queued;/* events waiting in all loops */
+} w3s_stats_t;
+
+/* Fills *out with live counts, so tests can prove nothing leaks.
+ * Errors: W3S_EINVAL (NULL or size too small). */
+int w3s_stats(w3s_stats_t *out);
+
+/* ------------------------------------------------------------------------ */
+/* Loops and events                                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum w3s_event_type {
+    W3S_EV_OPEN = 1,       /* connected / listening / bound */
+    W3S_EV_DATA = 2,       /* TCP bytes: data, len */
+    W3S_EV_MESSAGE = 3,    /* one UDP datagram: data, len, address, port */
+    W3S_EV_CONNECTION = 4, /* listener accepted: accepted, address, port */
+    W3S_EV_DRAIN = 5,      /* send buffer emptied after reaching high water */
+    W3S_EV_END = 6,        /* peer sent FIN; no more DATA follows */
+    W3S_EV_SECURE = 7,     /* TLS handshake completed (first or STARTTLS) */
+    W3S_EV_ERROR = 8,      /* error: code in error, message in data; CLOSE follows */
+    W3S_EV_CLOSE = 9       /* final event of the socket; the handle is released */
+} w3s_event_type;
+
+/* One event. Layout is fixed (104 bytes, offsets in comments) so bindings can
+ * read it from raw memory. */
+typedef struct w3s_event {
+    int64_t handle;         /*  0: socket the event is about */
+    uint64_t user_data;     /*  8: that socket's user_data */
+    int32_t type;           /* 16: w3s_event_type */
+    int32_t error;          /* 20: W3S_E* for ERROR (and CLOSE after an error), else 0 */
+    const uint8_t *data;    /* 24: DATA/MESSAGE payload, ERROR message (NUL-terminated) */
+    uint64_t len;           /* 32: bytes at data (excluding the NUL of a message) */
+    int64_t accepted;       /* 40: CONNECTION: handle of the new socket */
+    uint16_t port;          /* 48: MESSAGE/CONNECTION: remote port */
+    uint16_t family;        /* 50: 4, 6, or 1 for AF_UNIX; 0 if no address */
+    uint32_t reserved;      /* 52 */
+    char address[48];       /* 56: MESSAGE/CONNECTION: remote address text */
+} w3s_event;
+
+/* Makes a loop. Returns its handle (> 0) or W3S_EMFILE/W3S_ENOMEM/
+ * W3S_ESHUTDOWN/W3S_EFORKED. */
+int64_t w3s_loop_new(void);
+
+/* Closes a loop: every socket on it is aborted without further events, its
+ * callback thread (if any) stops, its fd is closed. Must not be called from
+ * inside that loop's callback. Errors: W3S_EBADF. */
+int w3s_loop_close(int64_t loop);
+
+/* A file descriptor that is readable while events are pending (an eventfd).
+ * Watch it; do not read, write or close it. Errors: W3S_EBADF. */
+int w3s_loop_fd(int64_t loop);
+
+/* Takes up to max events into events[], waiting up to timeout_ms for the
+ * first one (0: do not wait, -1: wait forever). Returns the count (>= 0).
+ * Payloads of the previous poll on this loop are released by this call.
+ * Errors: W3S_EBADF, W3S_EINVAL (NULL events, max < 1), W3S_ESTATE (the
+ * loop is in callback mode). */
+int w3s_loop_poll(int64_t loop, w3s_event *events, int max, int timeout_ms);
+
+/* Wakes a w3s_loop_poll() that is waiting on this loop (it returns 0).
+ * Errors: W3S_EBADF. */
+int w3s_loop_wake(int64_t loop);
+
+/* Called with each batch of events in callback mode, on one library thread
+ * per loop, never twice at once for a loop. events is valid until it returns.
+ * It may call any w3s_* function except w3s_loop_close on its own loop. */
+typedef void (*w3s_event_cb)(void *user, const w3s_event *events, int count);
+
+/* Switches the loop to callback mode (cb != NULL) or back to poll mode
+ * (cb == NULL; returns after the callback thread has stopped). Errors:
+ * W3S_EBADF. */
+int w3s_loop_set_callback(int64_t loop, w3s_event_cb cb, void *user);
+
+/* Called when the loop's queue goes from empty to non-empty (edge): the host
+ * should then drain it with w3s_loop_poll(). Runs on a library thread; keep
+ * it short and never block in it on a lock the polling thread holds.
+ * fn == NULL removes it. Errors: W3S_EBADF. */
+typedef void (*w3s_notify_cb)(void *user);
+int w3s_loop_set_notify(int64_t loop, w3s_notify_cb fn, void *user);
+
+/* ------------------------------------------------------------------------ */
+/* Options                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define W3S_CLIENT_AUTH_NONE    0
+#define W3S_CLIENT_AUTH_REQUEST 1  /* ask for a certificate, verify if given */
+#define W3S_CLIENT_AUTH_REQUIRE 2  /* require and verify a certificate */
+
+/* TLS settings. Fill with w3s_tls_options_init() and then set fields. */
+typedef struct w3s_tls_options {
+    uint32_t size;               /* sizeof(w3s_tls_options) */
+    int32_t insecure_skip_verify;/* client: 1 skips verification; default 0 */
+    const char *server_name;     /* client: SNI + verification name; default: host */
+    const char *ca_pem;          /* PEM CA certificates to trust; NULL: system roots */
+    const char *cert_pem;        /* PEM certificate chain (server, or client cert) */
+    const char *key_pem;         /* PEM private key for cert_pem */
+    const char *alpn;            /* comma-separated ALPN list, e.g. "h2,http/1.1" */
+    const char *min_version;     /* "tls1.2" (default) or "tls1.3" */
+    const char *max_version;     /* "tls1.2" or "tls1.3" (default) */
+    int32_t ca_replace_system;   /* 1: ca_pem replaces system roots (default 1
+                                    when ca_pem is set, see w3s_tls_options_init) */
+    int32_t client_auth;         /* server: W3S_CLIENT_AUTH_* ; default NONE */
+} w3s_tls_options;
+
+/* TCP client and server settings (one struct for both; each field says
+ * which it applies to). Fill with w3s_tcp_options_init(). */
+typedef struct w3s_tcp_options {
+    uint32_t size;               /* sizeof(w3s_tcp_options) */
+    int32_t local_port;          /* both: 0 = ephemeral (default) */
+    const char *local_address;   /* both: NULL = any */
+    int32_t no_delay;            /* connect/accepted: TCP_NODELAY, default 1 */
+    int32_t keep_alive;          /* connect/accepted: default 0 */
+    int32_t keep_alive_delay_ms; /* idle time before probes; 0 = system default */
+    int32_t connect_timeout_ms;  /* connect: 0 = no timeout of our own */
+    int32_t send_buffer_size;    /* SO_SNDBUF, 0 = system default */
+    int32_t receive_buffer_size; /* SO_RCVBUF, 0 = system default */
+    int32_t address_reuse;       /* listen: SO_REUSEADDR, default 1 */
+    int32_t reuse_port;          /* listen: SO_REUSEPORT, default 0 */
+    int32_t backlog;             /* listen: 0 = 511 */
+    int32_t use_secure_transport;/* both: TLS from the first byte, default 0 */
+    int64_t high_water_send;     /* bytes; 0 = default (1 MiB) */
+    int64_t high_water_receive;  /* bytes; 0 = default (1 MiB) */
+    const w3s_tls_options *tls;  /* TLS settings; NULL = defaults */
+} w3s_tcp_options;
+
+/* UDP settings. Fill with w3s_udp_options_init(). */
+typedef struct w3s_udp_options {
+    uint32_t size;               /* sizeof(w3s_udp_options) */
+    int32_t local_port;          /* 0 = ephemeral (default) */
+    const char *local_address;   /* NULL = any (IPv6 any, dual-stack) */
+    const char *remote_address;  /* NULL = unconnected; else connected mode */
+    int32_t remote_port;
+    int32_t address_reuse;       /* SO_REUSEADDR, default 1 */
+    int32_t reuse_port;          /* SO_REUSEPORT, default 0 */
+    int32_t broadcast;           /* SO_BROADCAST, default 0 */
+    int32_t ttl;                 /* unicast TTL/hop limit; 0 = system default */
+    int32_t multicast_ttl;       /* -1 = system default (1) */
+    int32_t multicast_loopback;  /* default 0 (the W3C default) */
+    int32_t send_buffer_size;    /* SO_SNDBUF, 0 = system default */
+    int32_t receive_buffer_size; /* SO_RCVBUF, 0 = system default */
+    const char *multicast_interface; /* name, index ("3") or address; NULL = system */
+    int64_t high_water_send;     /* bytes queued for sending; 0 = 1 MiB */
+    int64_t high_water_receive;  /* bytes of undelivered datagrams before dropping;
+                                    0 = 4 MiB */
+} w3s_udp_options;
+
+/* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL). */
+int w3s_tls_options_init(w3s_tls_options *o);
+int w3s_tcp_options_init(w3s_tcp_options *o);
+int w3s_udp_options_init(w3s_udp_options *o);
+
+/* ------------------------------------------------------------------------ */
+/* Sockets                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Connects to host:port (a name, an IPv4/IPv6 literal without brackets, or
+ * "unix:/path" for an AF_UNIX stream socket, port ignored). Names resolve to
+ * every address; IPv6 and IPv4 race with a 300 ms fallback delay. Returns the
+ * socket handle at once; the outcome arrives as OPEN (then SECURE with
+ * use_secure_transport) or ERROR + CLOSE. opts may be NULL.
+ * Errors (immediate): W3S_EBADF (loop), W3S_EINVAL (NULL/empty host, port
+ * outside 1..65535, bad option), W3S_EADDR (local_address does not parse),
+ * W3S_ETLS_BAD_PEM, W3S_ESHUTDOWN, W3S_EFORKED. */
+int64_t w3s_tcp_connect(int64_t loop, const char *host, int port,
+                        const w3s_tcp_options *opts, uint64_t user_data);
+
+/* Listens on local_address:local_port ("unix:/path" as local_address makes
+ * an AF_UNIX listener). Binding happens before the call returns, so the
+ * port is known from w3s_get_info() at once; OPEN follows. Accepted sockets
+ * arrive as CONNECTION events on the same loop, already reading; their events
+ * carry the listener's user_data until w3s_set_user_data() changes it.
+ * Errors: W3S_EBADF, W3S_EINVAL, W3S_EADDR, W3S_EADDRINUSE, W3S_EACCES,
+ * W3S_EADDRNOTAVAIL, W3S_EMFILE, W3S_ETLS_BAD_PEM, W3S_ESHUTDOWN, W3S_EFORKED. */
+int64_t w3s_tcp_listen(int64_t loop, const w3s_tcp_options *opts,
+                       uint64_t user_data);
+
+/* Opens a UDP socket bound to local_address:local_port; OPEN follows.
+ * Datagrams arrive as MESSAGE events. Errors: as w3s_tcp_listen. */
+int64_t w3s_udp_open(int64_t loop, const w3s_udp_options *opts,
+                     uint64_t user_data);
+
+/* Sets the user_data carried by the socket's later events. Errors: W3S_EBADF. */
+int w3s_set_user_data(int64_t h, uint64_t user_data);
+
+/* TCP: queues len bytes (copied) for sending, never dropping any. UDP: sends
+ * one datagram to the connected peer. Returns the bytes still buffered
+ * (>= 0). When that reaches the send high-water mark, a DRAIN event follows
+ * once the buffer is empty again. Sending on an "opening" TCP socket queues.
+ * len 0 is allowed and does nothing.
+ * Errors: W3S_EBADF, W3S_EINVAL (NULL data with len > 0, len > 2^31),
+ * W3S_ESTATE (closing/closed, or write side half-closed), W3S_ENOTSUP
+ * (listener), W3S_ENOTCONN (unconnected UDP), W3S_EMSGSIZE. */
+int64_t w3s_send(int64_t h, const void *data, size_t len);
+
+/* UDP: sends one datagram to address:port (address NULL: the connected
+ * peer). Returns the bytes still buffered (>= 0).
+ * Errors: W3S_EBADF, W3S_EINVAL, W3S_EADDR, W3S_ENOTSUP (not UDP),
+ * W3S_EISCONN, W3S_EMSGSIZE, W3S_ESTATE. */
+int64_t w3s_send_to(int64_t h, const void *data, size_t len,
+                    const char *address, int port);
+
+/* TCP: queues len bytes of the file at path from offset (len -1: to its
+ * end) behind data already queued; sent with sendfile(2) on plain TCP.
+ * The file is opened before the call returns. Returns the bytes buffered.
+ * Errors: W3S_EBADF, W3S_EINVAL, W3S_ENOENT, W3S_EACCES, W3S_ENOTSUP,
+ * W3S_ESTATE. */
+int64_t w3s_send_file(int64_t h, const char *path, int64_t offset,
+                      int64_t len);
+
+/* Stops (pause) and restarts (resume) reading from the kernel; TCP flow
+ * control then holds the peer back. Idempotent. Errors: W3S_EBADF,
+ * W3S_ENOTSUP (listener: use close). */
+int w3s_pause(int64_t h);
+int w3s_resume(int64_t h);
+
+/* TCP: sends FIN after the queued data (ready state becomes "halfclosed");
+ * reading goes on. Errors: W3S_EBADF, W3S_ENOTSUP, W3S_ESTATE. */
+int w3s_half_close(int64_t h);
+
+/* Graceful close: queued data is sent, then the socket closes; CLOSE
+ * follows. A second close is a no-op returning W3S_OK while the handle is
+ * live. Errors: W3S_EBADF. */
+int w3s_close(int64_t h);
+
+/* Immediate close: queued data is dropped, TCP peers see a reset (RST);
+ * ERROR is not emitted, CLOSE follows. Errors: W3S_EBADF. */
+int w3s_abort(int64_t h);
+
+/* STARTTLS on an open plaintext TCP socket: client role for a socket made by
+ * w3s_tcp_connect, server role for an accepted socket. Data queued before the
+ * call is flushed in plaintext first; bytes already received but not yet
+ * delivered are fed to the handshake, never delivered as plaintext. SECURE
+ * follows, or ERROR + CLOSE. opts may be NULL (client: verify against system
+ * roots; server: NULL is W3S_EINVAL since a certificate is needed).
+ * Errors: W3S_EBADF, W3S_ENOTSUP (UDP/listener), W3S_ESTATE (already
+ * secure, not open, closing), W3S_EINVAL, W3S_ETLS_BAD_PEM. */
+int w3s_start_tls(int64_t h, const w3s_tls_options *opts);
+
+/* UDP: sets or (address NULL) removes the connected peer.
+ * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EADDR, W3S_EINVAL. */
+int w3s_udp_set_peer(int64_t h, const char *address, int port);
+
+/* ------------------------------------------------------------------------ */
+/* Multicast                                                                 */
+/* ------------------------------------------------------------------------ */
+
+/* Joins or leaves group on iface (name, index as text, or NULL for the
+ * system's choice). A socket receives only groups it joined itself.
+ * Errors: W3S_EBADF, W3S_ENOTSUP (not UDP), W3S_EINVAL, W3S_EADDR,
+ * W3S_ENOTMULTICAST, W3S_ENOIFACE, W3S_EFAMILY, W3S_EALREADY (join),
+ * W3S_ENOTJOINED (leave). */
+int w3s_join_group(int64_t h, const char *group, const char *iface);
+int w3s_leave_group(int64_t h, const char *group, const char *iface);
+
+/* Source-specific membership (only datagrams from source are delivered).
+ * Errors: as w3s_join_group. */
+int w3s_join_source_group(int64_t h, const char *source, const char *group,
+                          const char *iface);
+int w3s_leave_source_group(int64_t h, const char *source, const char *group,
+                           const char *iface);
+
+typedef struct w3s_group {
+    char group[48];
+    char source[48];   /* "" for any-source membership */
+    uint32_t iface;    /* interface index, 0 = system's choice */
+    uint32_t reserved;
+} w3s_group;
+
+/* Fills up to max memberships; returns how many the socket has (may be
+ * more than max). out may be NULL when max is 0.
+ * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL. */
+int w3s_get_joined_groups(int64_t h, w3s_group *out, int max);
+
+/* ------------------------------------------------------------------------ */
+/* Socket options                                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef enum w3s_option {
+    W3S_OPT_NO_DELAY = 1,            /* TCP: 0/1 */
+    W3S_OPT_KEEP_ALIVE = 2,          /* TCP: 0/1 */
+    W3S_OPT_KEEP_ALIVE_DELAY_MS = 3, /* TCP: idle ms before probes */
+    W3S_OPT_SEND_BUFFER_SIZE = 4,    /* SO_SNDBUF (get: what the kernel has) */
+    W3S_OPT_RECEIVE_BUFFER_SIZE = 5, /* SO_RCVBUF (get: what the kernel has) */
+    W3S_OPT_TTL = 6,                 /* IP_TTL / IPV6_UNICAST_HOPS */
+    W3S_OPT_MULTICAST_TTL = 7,       /* UDP */
+    W3S_OPT_MULTICAST_LOOPBACK = 8,  /* UDP: 0/1 */
+    W3S_OPT_BROADCAST = 9,           /* UDP: 0/1 */
+    W3S_OPT_HIGH_WATER_SEND = 10,    /* bytes */
+    W3S_OPT_HIGH_WATER_RECEIVE = 11, /* bytes */
+    W3S_OPT_ADDRESS_REUSE = 12,      /* SO_REUSEADDR */
+    W3S_OPT_REUSE_PORT = 13,         /* SO_REUSEPORT */
+    W3S_OPT_MULTICAST_INTERFACE = 14 /* UDP: interface index, 0 = system */
+} w3s_option;
+
+/* Sets / reads an option. Reading returns what the kernel really has.
+ * Errors: W3S_EBADF, W3S_ENOOPT (unknown option or not for this kind),
+ * W3S_EINVAL (value out of range, NULL value), W3S_ESTATE (not open). */
+int w3s_set_option(int64_t h, int opt, int64_t value);
+int w3s_get_option(int64_t h, int opt, int64_t *value);
+
+/* ------------------------------------------------------------------------ */
+/* Information                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef enum w3s_kind {
+    W3S_KIND_TCP = 1,
+    W3S_KIND_TCP_SERVER = 2,
+    W3S_KIND_UDP = 3
+} w3s_kind;
+
+/* Ready states, in the W3C draft's order. */
+typedef enum w3s_ready_state {
+    W3S_STATE_OPENING = 0,
+    W3S_STATE_OPEN = 1,
+    W3S_STATE_CLOSING = 2,
+    W3S_STATE_CLOSED = 3,
+    W3S_STATE_HALFCLOSED = 4
+} w3s_ready_state;
+
+typedef struct w3s_info {
+    uint32_t size;              /* in: sizeof(w3s_info) */
+    int32_t kind;               /* w3s_kind */
+    int32_t ready_state;        /* w3s_ready_state */
+    int32_t family;             /* 4, 6, 1 (AF_UNIX), 0 unknown yet */
+    char local_address[112];
+    int32_t local_port;
+    int32_t remote_port;
+    char remote_address[112];
+    int64_t buffered_amount;    /* bytes queued for sending */
+    uint64_t bytes_received;
+    uint64_t bytes_sent;
+    uint64_t messages_received; /* UDP datagrams */
+    uint64_t messages_sent;
+    uint64_t messages_dropped;  /* UDP datagrams dropped: receive queue full */
+    int32_t paused;             /* reading paused by w3s_pause */
+    int32_t peer_ended;         /* END was seen */
+    int64_t rtt_us;             /* kernel RTT estimate (TCP_INFO); -1 unknown */
+    int32_t secure;             /* TLS is established */
+    int32_t reserved;
+    char tls_version[16];       /* "tls1.2", "tls1.3" */
+    char tls_cipher[64];        /* e.g. "TLS_AES_128_GCM_SHA256" */
+    char alpn[64];              /* negotiated protocol, "" if none */
+    char server_name[256];      /* SNI sent (client) or received (server) */
+    char peer_subject[256];     /* peer certificate subject, RFC 2253 */
+    char peer_issuer[256];      /* peer certificate issuer */
+} w3s_info;
+
+/* Fills *info (set info->size first). Errors: W3S_EBADF, W3S_EINVAL. */
+int w3s_get_info(int64_t h, w3s_info *info);
+
+#define W3S_IF_UP        1
+#define W3S_IF_LOOPBACK  2
+#define W3S_IF_MULTICAST 4
+#define W3S_IF_BROADCAST 8
+
+/* One interface address (chrome.socket getNetworkList shape). An interface
+ * without addresses appears once with address "". */
+typedef struct w3s_interface {
+    char name[64];
+    char address[48];
+    uint32_t index;
+    uint32_t flags;          /* W3S_IF_* */
+    int32_t prefix_length;   /* -1 when there is no address */
+    int32_t family;          /* 4, 6, or 0 when there is no address */
+} w3s_interface;
+
+/* Fills up to max entries; returns the total number available (call again
+ * with a bigger array if it exceeds max). out may be NULL when max is 0.
+ * Errors: W3S_EINVAL (max < 0, NULL out with max > 0), W3S_EIO. */
+int w3s_network_list(w3s_interface *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* W3SOCK_H */
