@@ -4,6 +4,7 @@
 #   - lo is up with multicast on and carries 224.0.0.0/4 (IPv4 multicast loops on lo);
 #   - a veth pair veth0 (fd00::1/64) <-> veth1 (fd00::2/64), addresses with nodad,
 #     carries IPv6 multicast (IPv6 multicast does not loop on lo); ff00::/8 routes
+#     via veth0.
 # Usage: tests/netns.sh CMD [ARGS...]   (needs root or user namespaces)
 # The namespace disappears when CMD exits.
 set -euo pipefail
