@@ -1,0 +1,182 @@
+"""One native w3sock loop per asyncio event loop.
+
+The native loop's eventfd is watched with ``loop.add_reader``; each wake-up
+drains the queue in batches with ``w3s_loop_poll`` and dispatches each event
+to the socket object registered for its handle. No Python code ever runs on
+a library thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+from typing import Any, Dict, Optional
+
+from . import _ffi as F
+from ._errors import error_from_code
+
+BATCH = 512
+
+_loops: Dict[int, "NativeLoop"] = {}
+
+_HEAD = F.EVENT_HEAD.unpack_from
+_TAIL = F.EVENT_TAIL.unpack_from
+_string_at = F.string_at
+_poll = F.lib.w3s_loop_poll
+EV_DATA = F.EV_DATA
+EV_MESSAGE = F.EV_MESSAGE
+EV_CONNECTION = F.EV_CONNECTION
+EV_CLOSE = F.EV_CLOSE
+EV_ERROR = F.EV_ERROR
+
+
+class NativeLoop:
+    """A native loop bound to one asyncio loop."""
+
+    def __init__(self, aloop: asyncio.AbstractEventLoop) -> None:
+        h = F.lib.w3s_loop_new()
+        if h < 0:
+            raise error_from_code(h, context="w3s_loop_new")
+        fd = F.lib.w3s_loop_fd(h)
+        if fd < 0:
+            F.lib.w3s_loop_close(h)
+            raise error_from_code(fd, context="w3s_loop_fd")
+        self.handle = h
+        self.fd = fd
+        self.aloop = aloop
+        self.sockets: Dict[int, Any] = {}
+        self._buf = bytearray(F.EVENT_SIZE * BATCH)
+        self._cbuf = (ctypes.c_uint8 * len(self._buf)).from_buffer(self._buf)
+        self._addr = ctypes.addressof(self._cbuf)
+        self._closed = False
+        self._release_scheduled = False
+        aloop.add_reader(fd, self._drain)
+
+    # -- registry ---------------------------------------------------------
+    def register(self, handle: int, obj: Any) -> None:
+        self.sockets[handle] = obj
+
+    def unregister(self, handle: int) -> None:
+        self.sockets.pop(handle, None)
+        self._maybe_release()
+
+    def _maybe_release(self) -> None:
+        if not self.sockets and not self._release_scheduled and not self._closed:
+            self._release_scheduled = True
+            try:
+                self.aloop.call_soon(self._release)
+            except RuntimeError:  # loop closed
+                self._release()
+
+    def _release(self) -> None:
+        self._release_scheduled = False
+        if self.sockets or self._closed:
+            return
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if _loops.get(id(self.aloop)) is self:
+            del _loops[id(self.aloop)]
+        try:
+            self.aloop.remove_reader(self.fd)
+        except Exception:  # loop already closed
+            pass
+        F.lib.w3s_loop_close(self.handle)
+
+    # -- draining ---------------------------------------------------------
+    def _drain(self) -> None:
+        buf = self._buf
+        addr = self._addr
+        socks = self.sockets
+        handle = self.handle
+        while True:
+            n = _poll(handle, addr, BATCH, 0)
+            if n <= 0:
+                if n < 0:
+                    self._fail_all(n)
+                return
+            off = 0
+            for _ in range(n):
+                h, _ud, et, err, ptr, ln = _HEAD(buf, off)
+                obj = socks.get(h)
+                if et == EV_DATA:
+                    if obj is not None:
+                        try:
+                            obj._on_data(_string_at(ptr, ln))
+                        except Exception as exc:  # pragma: no cover - bug guard
+                            self._report(exc, obj)
+                elif obj is not None:
+                    try:
+                        if et == EV_MESSAGE:
+                            _acc, port, fam, _r, a = _TAIL(buf, off + 40)
+                            obj._on_message(_string_at(ptr, ln),
+                                            a.split(b"\0", 1)[0].decode(), port)
+                        elif et == EV_CONNECTION:
+                            acc, port, fam, _r, a = _TAIL(buf, off + 40)
+                            obj._on_connection(acc, a.split(b"\0", 1)[0].decode(), port)
+                        elif et == EV_ERROR:
+                            msg = _string_at(ptr, ln).decode("utf-8", "replace") if ptr else ""
+                            obj._on_event(et, err, msg)
+                        else:
+                            obj._on_event(et, err, "")
+                    except Exception as exc:  # pragma: no cover - bug guard
+                        self._report(exc, obj)
+                    if et == EV_CLOSE:
+                        socks.pop(h, None)
+                elif et == EV_CONNECTION:
+                    # nobody owns the listener any more: refuse the newcomer
+                    acc = _TAIL(buf, off + 40)[0]
+                    F.lib.w3s_abort(acc)
+                off += 104
+            if n < BATCH:
+                break
+        if not socks:
+            self._maybe_release()
+
+    def _report(self, exc: BaseException, obj: Any) -> None:
+        self.aloop.call_exception_handler({
+            "message": "w3sock: exception while dispatching an event",
+            "exception": exc,
+            "socket": obj,
+        })
+
+    def _fail_all(self, code: int) -> None:
+        """The native loop is gone (w3s_shutdown or closed): close everything."""
+        socks = list(self.sockets.values())
+        self.sockets.clear()
+        self._closed = True
+        _loops.pop(id(self.aloop), None)
+        try:
+            self.aloop.remove_reader(self.fd)
+        except Exception:
+            pass
+        for obj in socks:
+            try:
+                obj._on_event(EV_ERROR, code, "the native loop is gone")
+                obj._on_event(EV_CLOSE, code, "")
+            except Exception as exc:  # pragma: no cover
+                self._report(exc, obj)
+
+
+def get_native_loop(aloop: Optional[asyncio.AbstractEventLoop] = None) -> NativeLoop:
+    if aloop is None:
+        try:
+            aloop = asyncio.get_running_loop()
+        except RuntimeError:
+            raise RuntimeError(
+                "w3sock sockets must be created inside a running asyncio event loop "
+                "(use w3sock.sync for blocking code)") from None
+    nl = _loops.get(id(aloop))
+    if nl is None or nl._closed or nl.aloop is not aloop:
+        nl = NativeLoop(aloop)
+        _loops[id(aloop)] = nl
+    return nl
+
+
+def close_all() -> None:
+    for nl in list(_loops.values()):
+        nl._closed = True
+    _loops.clear()
