@@ -302,8 +302,9 @@ int w3s_udp_options_init(w3s_udp_options *o);
 /* Connects to host:port (a name, an IPv4/IPv6 literal without brackets, or
  * "unix:/path" for an AF_UNIX stream socket, port ignored). Names resolve to
  * every address; IPv6 and IPv4 race with a 300 ms fallback delay. Returns the
- * socket handle at once; the outcome arrives as OPEN (then SECURE with
- * use_secure_transport) or ERROR + CLOSE. opts may be NULL.
+ * socket handle at once; the outcome arrives as OPEN or ERROR + CLOSE. With
+ * use_secure_transport, OPEN comes after the TLS handshake and SECURE
+ * follows it at once. opts may be NULL.
  * Errors (immediate): W3S_EBADF (loop), W3S_EINVAL (NULL/empty host, port
  * outside 1..65535, bad option), W3S_EADDR (local_address does not parse),
  * W3S_ETLS_BAD_PEM, W3S_ESHUTDOWN, W3S_EFORKED. */
@@ -313,8 +314,12 @@ int64_t w3s_tcp_connect(int64_t loop, const char *host, int port,
 /* Listens on local_address:local_port ("unix:/path" as local_address makes
  * an AF_UNIX listener). Binding happens before the call returns, so the
  * port is known from w3s_get_info() at once; OPEN follows. Accepted sockets
- * arrive as CONNECTION events on the same loop, already reading; their events
- * carry the listener's user_data until w3s_set_user_data() changes it.
+ * arrive as CONNECTION events on the same loop, already open and reading
+ * (they get no OPEN of their own; with use_secure_transport the CONNECTION
+ * comes after the handshake and the new socket's first event is SECURE; a
+ * failed handshake is counted in the listener's messages_dropped and the
+ * connection dropped). Their events carry the listener's user_data until
+ * w3s_set_user_data() changes it.
  * Errors: W3S_EBADF, W3S_EINVAL, W3S_EADDR, W3S_EADDRINUSE, W3S_EACCES,
  * W3S_EADDRNOTAVAIL, W3S_EMFILE, W3S_ETLS_BAD_PEM, W3S_ESHUTDOWN, W3S_EFORKED. */
 int64_t w3s_tcp_listen(int64_t loop, const w3s_tcp_options *opts,
@@ -381,6 +386,16 @@ int w3s_abort(int64_t h);
  * Errors: W3S_EBADF, W3S_ENOTSUP (UDP/listener), W3S_ESTATE (already
  * secure, not open, closing), W3S_EINVAL, W3S_ETLS_BAD_PEM. */
 int w3s_start_tls(int64_t h, const w3s_tls_options *opts);
+
+/* As w3s_start_tls, and unread (len bytes, copied) are bytes the host
+ * received but has not consumed: they are fed to the handshake ahead of
+ * anything else. A server that read "STARTTLS\r\n" plus more from one DATA
+ * event passes the rest here: a racing ClientHello then still works, and
+ * plaintext injected after the command (CVE-2011-0411) fails the handshake
+ * with W3S_ETLS_NOT_TLS instead of being taken as a command.
+ * Errors: as w3s_start_tls, and W3S_EINVAL (NULL unread with len > 0). */
+int w3s_start_tls_with(int64_t h, const w3s_tls_options *opts,
+                       const void *unread, size_t len);
 
 /* UDP: sets or (address NULL) removes the connected peer.
  * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EADDR, W3S_EINVAL. */
@@ -475,9 +490,11 @@ typedef struct w3s_info {
     int64_t buffered_amount;    /* bytes queued for sending */
     uint64_t bytes_received;
     uint64_t bytes_sent;
-    uint64_t messages_received; /* UDP datagrams */
+    uint64_t messages_received; /* UDP datagrams; listener: connections accepted */
     uint64_t messages_sent;
-    uint64_t messages_dropped;  /* UDP datagrams dropped: receive queue full */
+    uint64_t messages_dropped;  /* UDP: datagrams dropped (receive queue full,
+                                   or a queued send the network refused);
+                                   listener: failed TLS handshakes */
     int32_t paused;             /* reading paused by w3s_pause */
     int32_t peer_ended;         /* END was seen */
     int64_t rtt_us;             /* kernel RTT estimate (TCP_INFO); -1 unknown */
