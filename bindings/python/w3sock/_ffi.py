@@ -337,6 +337,11 @@ _decl("w3s_half_close", _i32, _i64)
 _decl("w3s_close", _i32, _i64)
 _decl("w3s_abort", _i32, _i64)
 _decl("w3s_start_tls", _i32, _i64, ctypes.POINTER(TLSOptionsC))
+try:
+    _decl("w3s_start_tls_with", _i32, _i64, ctypes.POINTER(TLSOptionsC), _vp, _sz)
+    HAVE_START_TLS_WITH = True
+except AttributeError:  # pragma: no cover - older library
+    HAVE_START_TLS_WITH = False
 _decl("w3s_udp_set_peer", _i32, _i64, _cp, _i32)
 _decl("w3s_join_group", _i32, _i64, _cp, _cp)
 _decl("w3s_leave_group", _i32, _i64, _cp, _cp)

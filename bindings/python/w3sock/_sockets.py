@@ -891,9 +891,11 @@ class TCPSocket(_Base):
 
     def start_tls(self, tls: TLSArg = None) -> "asyncio.Future[None]":
         """STARTTLS: upgrades the open connection to TLS (client role for a
-        socket that connected, server role for an accepted one). Unread
-        plaintext in the binding's buffer is discarded (it must not be taken
-        as protected data). Returns an awaitable that resolves once secure."""
+        socket that connected, server role for an accepted one). Bytes the
+        application has not read yet are handed to the handshake (a racing
+        ClientHello still works; plaintext injected after the command fails
+        the handshake instead of being read as protected data). Returns an
+        awaitable that resolves once secure."""
         tlso = tls_options(tls)
         if self._ready_state not in ("open",):
             raise InvalidStateError(f"start_tls() on a {self._ready_state} socket",
@@ -902,10 +904,17 @@ class TCPSocket(_Base):
             raise InvalidStateError("TLS is already established or starting",
                                     F.W3S_ESTATE, "W3S_ESTATE")
         c = tlso._to_c() if tlso is not None else None
-        rc = _lib.w3s_start_tls(self._handle, ctypes.byref(c) if c is not None else None)
+        cref = ctypes.byref(c) if c is not None else None
+        unread = self._readable._take_all() if self._readable._chunks else b""
+        if F.HAVE_START_TLS_WITH:
+            rc = _lib.w3s_start_tls_with(self._handle, cref, unread, len(unread))
+        else:  # pragma: no cover - older library: unread plaintext is dropped
+            rc = _lib.w3s_start_tls(self._handle, cref)
         if rc < 0:
+            if unread:  # nothing happened: give the bytes back
+                self._readable._chunks.appendleft(unread)
+                self._readable._size += len(unread)
             raise error_from_code(rc, context="start_tls")
-        self._readable._clear()
         fut = self._loop.create_future()
         _silence(fut)
         self._start_tls_waiter = fut

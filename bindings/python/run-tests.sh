@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs the Python binding's whole test suite in build/venv-python (made if
+# missing), against build/libw3sock.so. Includes the packaging checks
+# (pip install ./bindings/python into a fresh venv, python -m build).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT="$(pwd)"
+VENV="$ROOT/build/venv-python"
+PY="${PYTHON:-python3}"
+
+# Debian programs the tests use
+missing=()
+command -v openssl >/dev/null || missing+=(openssl)
+command -v ip >/dev/null || missing+=(iproute2)
+command -v unshare >/dev/null || missing+=(util-linux)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PY" -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+  pytest pytest-timeout uvloop aiosmtpd build setuptools wheel
+
+if [ ! -f "$ROOT/build/libw3sock.so" ]; then
+  make -C "$ROOT" lib
+fi
+export W3SOCK_LIBRARY="$ROOT/build/libw3sock.so"
+
+set +e
+"$VENV/bin/python" -m pytest "$ROOT/bindings/python/tests" -p no:cacheprovider \
+  -o cache_dir="$ROOT/build/.pytest_cache" -rfEs --timeout=300 "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "run-tests.sh: pytest collected no tests" >&2
+  exit 1
+fi
+exit "$rc"
