@@ -1,0 +1,184 @@
+'use strict';
+// What TCPSocket, TCPServerSocket and UDPSocket share: the EventTarget with
+// on* handlers, the native handle and its loop registration, getInfo(),
+// setOption()/getOption().
+
+const native = require('./native');
+const { api, SIZES, OPT, READY_STATES, fixedString } = native;
+const { check, typeError, w3sError } = require('./errors');
+const { getLoop, hookExit } = require('./loop');
+
+/** The superset proposal's message event: data (+ remote address/port for UDP). */
+class SocketMessageEvent extends Event {
+  constructor(type, init = {}) {
+    super(type);
+    this.data = init.data;
+    this.remoteAddress = init.remoteAddress ?? null;
+    this.remotePort = init.remotePort ?? null;
+  }
+}
+
+/** An error event carrying the DOMException. */
+class SocketErrorEvent extends Event {
+  constructor(type, init = {}) {
+    super(type);
+    this.error = init.error ?? null;
+    this.message = init.error ? init.error.message : '';
+    this.code = init.error ? init.error.code : undefined;
+  }
+}
+
+/** A close event: hadError tells whether an error closed the socket. */
+class SocketCloseEvent extends Event {
+  constructor(type, init = {}) {
+    super(type);
+    this.hadError = !!init.hadError;
+  }
+}
+
+/** A new connection on a server: socket is the accepted TCPSocket. */
+class ConnectionEvent extends Event {
+  constructor(type, init = {}) {
+    super(type);
+    this.socket = init.socket ?? null;
+  }
+}
+
+function defineHandlers(cls, names) {
+  for (const name of names) {
+    const key = Symbol(`on${name}`);
+    Object.defineProperty(cls.prototype, `on${name}`, {
+      configurable: true,
+      enumerable: true,
+      get() { return this[key] ? this[key].fn : null; },
+      set(fn) {
+        if (this[key]) {
+          super_removeEventListener.call(this, name, this[key].wrapper);
+          this[key] = undefined;
+        }
+        if (typeof fn === 'function') {
+          const wrapper = (ev) => fn.call(this, ev);
+          this[key] = { fn, wrapper };
+          this.addEventListener(name, wrapper);
+        }
+      },
+    });
+  }
+}
+
+const super_removeEventListener = EventTarget.prototype.removeEventListener;
+
+function readInfo(handle) {
+  const b = Buffer.alloc(SIZES.info);
+  b.writeUInt32LE(SIZES.info, 0);
+  check(api.get_info(handle, b));
+  const kinds = { 1: 'tcp', 2: 'tcp-server', 3: 'udp' };
+  return {
+    kind: kinds[b.readInt32LE(4)] || 'unknown',
+    readyState: READY_STATES[b.readInt32LE(8)] || 'closed',
+    family: b.readInt32LE(12),
+    localAddress: fixedString(b, 16, 112) || null,
+    localPort: b.readInt32LE(128) || null,
+    remotePort: b.readInt32LE(132) || null,
+    remoteAddress: fixedString(b, 136, 112) || null,
+    bufferedAmount: Number(b.readBigInt64LE(248)),
+    bytesReceived: Number(b.readBigUInt64LE(256)),
+    bytesSent: Number(b.readBigUInt64LE(264)),
+    messagesReceived: Number(b.readBigUInt64LE(272)),
+    messagesSent: Number(b.readBigUInt64LE(280)),
+    messagesDropped: Number(b.readBigUInt64LE(288)),
+    paused: b.readInt32LE(296) !== 0,
+    peerEnded: b.readInt32LE(300) !== 0,
+    rttUs: Number(b.readBigInt64LE(304)),
+    secure: b.readInt32LE(312) !== 0,
+    tlsVersion: fixedString(b, 320, 16) || null,
+    cipher: fixedString(b, 336, 64) || null,
+    alpn: fixedString(b, 400, 64) || null,
+    serverName: fixedString(b, 464, 256) || null,
+    peerSubject: fixedString(b, 720, 256) || null,
+    peerIssuer: fixedString(b, 976, 256) || null,
+  };
+}
+
+// setOption/getOption names (the superset proposal / chrome.socket spellings).
+const OPTION_NAMES = {
+  noDelay: [OPT.NO_DELAY, 'bool'],
+  keepAlive: [OPT.KEEP_ALIVE, 'bool'],
+  keepAliveDelay: [OPT.KEEP_ALIVE_DELAY_MS, 'int'],
+  sendBufferSize: [OPT.SEND_BUFFER_SIZE, 'int'],
+  receiveBufferSize: [OPT.RECEIVE_BUFFER_SIZE, 'int'],
+  ttl: [OPT.TTL, 'int'],
+  multicastTimeToLive: [OPT.MULTICAST_TTL, 'int'],
+  multicastLoopback: [OPT.MULTICAST_LOOPBACK, 'bool'],
+  loopback: [OPT.MULTICAST_LOOPBACK, 'bool'],
+  broadcast: [OPT.BROADCAST, 'bool'],
+  sendHighWaterMark: [OPT.HIGH_WATER_SEND, 'int'],
+  receiveHighWaterMark: [OPT.HIGH_WATER_RECEIVE, 'int'],
+  addressReuse: [OPT.ADDRESS_REUSE, 'bool'],
+  reusePort: [OPT.REUSE_PORT, 'bool'],
+  multicastInterface: [OPT.MULTICAST_INTERFACE, 'int'],
+};
+
+class SocketBase extends EventTarget {
+  constructor() {
+    super();
+    this._handle = 0;
+    this._loop = null;
+    this._closedFlag = false;
+    this._error = null;
+    this._hws = native.DEFAULT_HIGH_WATER_SEND;
+  }
+
+  _register(handle) {
+    this._handle = handle;
+    this._loop.add(handle, this);
+  }
+
+  static _loop() {
+    hookExit();
+    return getLoop();
+  }
+
+  /** Native details of the socket (the C w3s_get_info). */
+  getInfo() {
+    if (this._closedFlag) throw w3sError(-2, 'socket is closed');
+    return readInfo(this._handle);
+  }
+
+  setOption(name, value) {
+    const spec = OPTION_NAMES[name];
+    if (spec === undefined) throw typeError(`unknown option ${String(name)}`);
+    let v;
+    if (spec[1] === 'bool') {
+      if (typeof value !== 'boolean') throw typeError(`option ${name} takes a boolean`);
+      v = value ? 1 : 0;
+    } else {
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+        throw typeError(`option ${name} takes a non-negative integer`);
+      }
+      v = value;
+    }
+    if (this._closedFlag) throw w3sError(-2, 'socket is closed');
+    check(api.set_option(this._handle, spec[0], v));
+    if (spec[0] === OPT.HIGH_WATER_SEND) this._hws = v;
+  }
+
+  getOption(name) {
+    const spec = OPTION_NAMES[name];
+    if (spec === undefined) throw typeError(`unknown option ${String(name)}`);
+    if (this._closedFlag) throw w3sError(-2, 'socket is closed');
+    const out = new BigInt64Array(1);
+    check(api.get_option(this._handle, spec[0], out));
+    const v = Number(out[0]);
+    return spec[1] === 'bool' ? v !== 0 : v;
+  }
+
+  _emitError(err) {
+    this.dispatchEvent(new SocketErrorEvent('error', { error: err }));
+  }
+}
+
+module.exports = {
+  SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
+  defineHandlers, readInfo,
+};

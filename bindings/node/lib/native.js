@@ -1,0 +1,173 @@
+'use strict';
+// Loads libw3sock with koffi and declares the C ABI of include/w3sock.h.
+// Structs are laid out by hand in Buffers (offsets checked against the header
+// by test/layout.test.js), so the hot path never goes through koffi's struct
+// encoder.
+
+const fs = require('node:fs');
+const path = require('node:path');
+const koffi = require('koffi');
+
+const PKG_DIR = path.resolve(__dirname, '..');
+
+function candidates() {
+  const list = [];
+  if (process.env.W3SOCK_LIBRARY) list.push(['W3SOCK_LIBRARY', process.env.W3SOCK_LIBRARY]);
+  list.push(['package', path.join(PKG_DIR, 'libw3sock.so')]);
+  list.push(['repository build/', path.resolve(PKG_DIR, '..', '..', 'build', 'libw3sock.so')]);
+  return list;
+}
+
+function findLibrary() {
+  const tried = [];
+  for (const [where, file] of candidates()) {
+    if (where === 'W3SOCK_LIBRARY') {
+      // An explicit choice is never silently skipped.
+      if (!fs.existsSync(file)) {
+        throw new Error(`w3sock: W3SOCK_LIBRARY points at ${file}, which does not exist`);
+      }
+      return file;
+    }
+    if (fs.existsSync(file)) return file;
+    tried.push(`${file} (${where})`);
+  }
+  throw new Error('w3sock: libw3sock.so not found; tried ' + tried.join(', ') +
+    '. Set W3SOCK_LIBRARY or build it with `make lib`.');
+}
+
+const libraryPath = findLibrary();
+const lib = koffi.load(libraryPath);
+
+const NotifyCb = koffi.proto('void w3s_notify_cb(void *user)');
+
+const f = (sig) => lib.func(sig);
+const api = {
+  version: f('uint32_t w3s_version(void)'),
+  version_string: f('const char *w3s_version_string(void)'),
+  strerror: f('const char *w3s_strerror(int code)'),
+  err_name: f('const char *w3s_err_name(int code)'),
+  last_error_message: f('const char *w3s_last_error_message(void)'),
+  shutdown: f('int w3s_shutdown(void)'),
+  stats: f('int w3s_stats(void *out)'),
+  loop_new: f('int64_t w3s_loop_new(void)'),
+  loop_close: f('int w3s_loop_close(int64_t loop)'),
+  loop_fd: f('int w3s_loop_fd(int64_t loop)'),
+  loop_poll: f('int w3s_loop_poll(int64_t loop, void *events, int max, int timeout_ms)'),
+  loop_wake: f('int w3s_loop_wake(int64_t loop)'),
+  loop_set_notify: f('int w3s_loop_set_notify(int64_t loop, w3s_notify_cb *fn, void *user)'),
+  tls_options_init: f('int w3s_tls_options_init(void *o)'),
+  tcp_options_init: f('int w3s_tcp_options_init(void *o)'),
+  udp_options_init: f('int w3s_udp_options_init(void *o)'),
+  tcp_connect: f('int64_t w3s_tcp_connect(int64_t loop, const char *host, int port, void *opts, uint64_t user_data)'),
+  tcp_listen: f('int64_t w3s_tcp_listen(int64_t loop, void *opts, uint64_t user_data)'),
+  udp_open: f('int64_t w3s_udp_open(int64_t loop, void *opts, uint64_t user_data)'),
+  set_user_data: f('int w3s_set_user_data(int64_t h, uint64_t user_data)'),
+  send: f('int64_t w3s_send(int64_t h, const void *data, size_t len)'),
+  send_to: f('int64_t w3s_send_to(int64_t h, const void *data, size_t len, const char *address, int port)'),
+  send_file: f('int64_t w3s_send_file(int64_t h, const char *path, int64_t offset, int64_t len)'),
+  pause: f('int w3s_pause(int64_t h)'),
+  resume: f('int w3s_resume(int64_t h)'),
+  half_close: f('int w3s_half_close(int64_t h)'),
+  close: f('int w3s_close(int64_t h)'),
+  abort: f('int w3s_abort(int64_t h)'),
+  start_tls: f('int w3s_start_tls(int64_t h, void *opts)'),
+  start_tls_with: f('int w3s_start_tls_with(int64_t h, void *opts, const void *unread, size_t len)'),
+  udp_set_peer: f('int w3s_udp_set_peer(int64_t h, const char *address, int port)'),
+  join_group: f('int w3s_join_group(int64_t h, const char *group, const char *iface)'),
+  leave_group: f('int w3s_leave_group(int64_t h, const char *group, const char *iface)'),
+  join_source_group: f('int w3s_join_source_group(int64_t h, const char *source, const char *group, const char *iface)'),
+  leave_source_group: f('int w3s_leave_source_group(int64_t h, const char *source, const char *group, const char *iface)'),
+  get_joined_groups: f('int w3s_get_joined_groups(int64_t h, void *out, int max)'),
+  set_option: f('int w3s_set_option(int64_t h, int opt, int64_t value)'),
+  get_option: f('int w3s_get_option(int64_t h, int opt, void *value)'),
+  get_info: f('int w3s_get_info(int64_t h, void *info)'),
+  network_list: f('int w3s_network_list(void *out, int max)'),
+};
+
+// libc, for copying event payloads out of library memory in one call.
+const libc = koffi.load('libc.so.6');
+const memcpy = libc.func('void *memcpy(void *dst, uintptr_t src, size_t n)');
+
+// ---------------------------------------------------------------- constants
+const EV = Object.freeze({
+  OPEN: 1, DATA: 2, MESSAGE: 3, CONNECTION: 4, DRAIN: 5, END: 6, SECURE: 7, ERROR: 8, CLOSE: 9,
+});
+const EVENT_SIZE = 104;
+const EVENT_OFF = Object.freeze({
+  handle: 0, user_data: 8, type: 16, error: 20, data: 24, len: 32, accepted: 40,
+  port: 48, family: 50, address: 56, addressLen: 48,
+});
+
+const SIZES = Object.freeze({
+  tls: 72, tcp: 80, udp: 88, info: 1232, stats: 48, group: 104, iface: 128,
+});
+
+const OPT = Object.freeze({
+  NO_DELAY: 1, KEEP_ALIVE: 2, KEEP_ALIVE_DELAY_MS: 3, SEND_BUFFER_SIZE: 4,
+  RECEIVE_BUFFER_SIZE: 5, TTL: 6, MULTICAST_TTL: 7, MULTICAST_LOOPBACK: 8,
+  BROADCAST: 9, HIGH_WATER_SEND: 10, HIGH_WATER_RECEIVE: 11, ADDRESS_REUSE: 12,
+  REUSE_PORT: 13, MULTICAST_INTERFACE: 14,
+});
+
+const KIND = Object.freeze({ TCP: 1, TCP_SERVER: 2, UDP: 3 });
+const READY_STATES = Object.freeze(['opening', 'open', 'closing', 'closed', 'halfclosed']);
+const CLIENT_AUTH = Object.freeze({ NONE: 0, REQUEST: 1, REQUIRE: 2 });
+const DEFAULT_HIGH_WATER_SEND = 1024 * 1024;
+
+// ------------------------------------------------------------------ helpers
+/** A NUL-terminated UTF-8 copy of s in its own (unpooled) Buffer. */
+function cstr(s) {
+  const n = Buffer.byteLength(s);
+  const b = Buffer.alloc(n + 1);
+  b.write(s, 0, n, 'utf8');
+  return b;
+}
+
+/** Reads a NUL-terminated string from a fixed char[] field of buf. */
+function fixedString(buf, off, size) {
+  let end = buf.indexOf(0, off);
+  if (end < 0 || end > off + size) end = off + size;
+  return buf.toString('utf8', off, end);
+}
+
+/** A handle read from 8 bytes of memory: a Number when safe, else a BigInt. */
+function readHandle(buf, off) {
+  const lo = buf.readUInt32LE(off);
+  const hi = buf.readInt32LE(off + 4);
+  if (hi >= 0 && hi < 0x200000) return hi * 0x100000000 + lo;
+  return buf.readBigInt64LE(off);
+}
+
+/** Normalizes a handle returned by koffi (Number or BigInt) to readHandle's form. */
+function normHandle(h) {
+  if (typeof h === 'bigint' && h >= -9007199254740991n && h <= 9007199254740991n) return Number(h);
+  return h;
+}
+
+function isNeg(v) {
+  return typeof v === 'bigint' ? v < 0n : v < 0;
+}
+
+function copyOut(ptr, len) {
+  const b = Buffer.allocUnsafeSlow(len);
+  if (len > 0) memcpy(b, ptr, len);
+  return b;
+}
+
+function stats() {
+  const b = Buffer.alloc(SIZES.stats);
+  b.writeUInt32LE(SIZES.stats, 0);
+  const rc = api.stats(b);
+  if (rc < 0) return null;
+  const n = (o) => Number(b.readBigInt64LE(o));
+  return {
+    loops: n(8), sockets: n(16), goroutines: n(24), openFds: n(32), eventsQueued: n(40),
+  };
+}
+
+module.exports = {
+  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut,
+  EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
+  DEFAULT_HIGH_WATER_SEND,
+  cstr, fixedString, readHandle, normHandle, isNeg, stats,
+};

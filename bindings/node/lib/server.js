@@ -1,0 +1,153 @@
+'use strict';
+// TCPServerSocket: listen() gives one TCPSocket per call (as in the W3C
+// draft); connections is a ReadableStream of TCPSocket; 'connection' events.
+
+const native = require('./native');
+const { api, EV, isNeg, normHandle, readHandle, fixedString } = native;
+const { check, lastError, w3sError, abortError, stateError } = require('./errors');
+const { tcpOptions, optObject } = require('./options');
+const { SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent, defineHandlers, readInfo } = require('./base');
+const { TCPSocket, kAccepted, deferred, settle } = require('./tcp');
+
+class TCPServerSocket extends SocketBase {
+  constructor(options) {
+    super();
+    const o = optObject(options, 'options');
+    const { buf, keep, secure, highWaterSend } = tcpOptions(o, 'options', true);
+    this._o = o;
+    this._secureServer = secure;
+    this._acceptOptions = { ...o, _hws: highWaterSend };
+    this._addressReuse = o.addressReuse ?? true;
+    this._readyState = 'opening';
+    this._opened = deferred();
+    this._closed = deferred();
+    this._listenWaiters = [];
+    this._cc = null;
+    this._connectionsClosed = false;
+    this._connections = new ReadableStream({
+      start: (c) => { this._cc = c; },
+      cancel: () => { this._connectionsClosed = true; },
+    }, { highWaterMark: 0 });
+    const loop = SocketBase._loop();
+    this._loop = loop;
+    const h = api.tcp_listen(loop.handle, buf, 0);
+    keep.length;
+    if (isNeg(h)) throw lastError(h);
+    this._register(normHandle(h));
+    // Binding happened before tcp_listen returned: the port is known now.
+    const info = readInfo(this._handle);
+    this._localAddress = info.localAddress;
+    this._localPort = info.localPort;
+  }
+
+  get localAddress() { return this._localAddress; }
+  get localPort() { return this._localPort; }
+  get addressReuse() { return this._addressReuse; }
+  get useSecureTransport() { return this._secureServer; }
+  get readyState() { return this._readyState; }
+  get opened() { return this._opened.promise; }
+  get closed() { return this._closed.promise; }
+  get connections() { return this._connections; }
+  get readable() { return this._connections; }
+
+  /** A Promise of the next accepted TCPSocket (one per call). */
+  listen() {
+    if (this._closedFlag || this._readyState === 'closing') return Promise.reject(stateError('server is closed'));
+    const d = deferred();
+    this._listenWaiters.push(d);
+    return d.promise;
+  }
+
+  close() {
+    if (this._closedFlag || this._readyState === 'closing') return;
+    this._readyState = 'closing';
+    check(api.close(this._handle));
+  }
+
+  _event(type, buf, off) {
+    switch (type) {
+      case EV.CONNECTION: {
+        const accepted = readHandle(buf, off + 40);
+        const sock = new TCPSocket(kAccepted, {
+          loop: this._loop,
+          handle: accepted,
+          remoteAddress: fixedString(buf, off + 56, 48),
+          remotePort: buf.readUInt16LE(off + 48),
+          secure: this._secureServer,
+          options: this._acceptOptions,
+        });
+        this._deliver(sock);
+        break;
+      }
+      case EV.OPEN:
+        if (this._readyState === 'opening') {
+          this._readyState = 'open';
+          settle(this._opened, true, {
+            readable: this._connections,
+            connections: this._connections,
+            localAddress: this._localAddress,
+            localPort: this._localPort,
+          });
+          this.dispatchEvent(new Event('open'));
+        }
+        break;
+      case EV.ERROR: {
+        const code = buf.readInt32LE(off + 20);
+        const len = buf.readUInt32LE(off + 32);
+        const msg = len > 0 ? native.copyOut(buf.readBigUInt64LE(off + 24), len).toString('utf8') : '';
+        this._error = w3sError(code, msg);
+        break;
+      }
+      case EV.CLOSE:
+        this._onClose();
+        break;
+      default:
+        break;
+    }
+  }
+
+  _deliver(sock) {
+    const w = this._listenWaiters.shift();
+    if (w !== undefined) settle(w, true, sock);
+    else if (this._cc !== null && !this._connectionsClosed) this._cc.enqueue(sock);
+    this.dispatchEvent(new ConnectionEvent('connection', { socket: sock }));
+    if (w === undefined && (this._cc === null || this._connectionsClosed) &&
+        !this._hasConnectionListener) {
+      // Nobody can ever get this socket: do not leak it.
+      sock.close();
+    }
+  }
+
+  addEventListener(type, listener, options) {
+    super.addEventListener(type, listener, options);
+    if (type === 'connection' && listener) this._hasConnectionListener = true;
+  }
+
+  _onClose() {
+    this._loop.remove(this._handle);
+    this._closedFlag = true;
+    this._readyState = 'closed';
+    const err = this._error;
+    settle(this._opened, false, err || abortError('the server was closed'));
+    const waiters = this._listenWaiters;
+    this._listenWaiters = [];
+    for (const w of waiters) settle(w, false, abortError('the server was closed'));
+    if (this._cc !== null && !this._connectionsClosed) {
+      this._connectionsClosed = true;
+      try {
+        if (err) this._cc.error(err); else this._cc.close();
+      } catch { /* closed */ }
+    }
+    if (err) {
+      this.dispatchEvent(new SocketErrorEvent('error', { error: err }));
+      settle(this._closed, false, err);
+    } else {
+      settle(this._closed, true, undefined);
+    }
+    this.dispatchEvent(new SocketCloseEvent('close', { hadError: !!err }));
+  }
+}
+
+defineHandlers(TCPServerSocket, ['open', 'connection', 'error', 'close']);
+
+module.exports = { TCPServerSocket };
