@@ -1,0 +1,141 @@
+// Command capi is the C ABI of w3sock: cgo exports only. It converts
+// between C and Go and calls package core; it holds no socket logic.
+// Built with -buildmode=c-shared into libw3sock.so; the contract is
+// include/w3sock.h.
+package main
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/../include -O2
+#cgo LDFLAGS: -ldl -lpthread
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"unsafe"
+
+	"github.com/w3sock/w3sock/core"
+)
+
+func main() {}
+
+const versionMajor, versionMinor, versionPatch = 0, 1, 0
+
+var versionString = C.CString("0.1.0")
+
+// Static C strings for w3s_strerror / w3s_err_name, made once.
+var (
+	errNames    = map[core.Code]*C.char{}
+	errTexts    = map[core.Code]*C.char{}
+	unknownName = C.CString("W3S_UNKNOWN")
+	unknownText = C.CString("unknown error")
+)
+
+func init() {
+	for _, c := range core.AllCodes() {
+		errNames[c] = C.CString(c.Name())
+		errTexts[c] = C.CString(c.Text())
+	}
+}
+
+// fail records e's message for this thread and returns its code.
+func fail(e *core.Error) C.int {
+	setErrorMessage(e.Msg)
+	return C.int(e.Code)
+}
+
+func fail64(e *core.Error) C.int64_t { return C.int64_t(fail(e)) }
+
+func setErrorMessage(msg string) {
+	if msg == "" {
+		C.w3s_set_error(nil, 0)
+		return
+	}
+	C.w3s_set_error((*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.size_t(len(msg)))
+}
+
+// guard refuses calls in a forked child or after w3s_shutdown.
+func guard() *core.Error {
+	if C.w3s_forked != 0 {
+		return core.Errf(core.EFORKED, "w3sock cannot be used in a child process after fork()")
+	}
+	if core.IsShutDown() {
+		return core.Errf(core.ESHUTDOWN, "w3s_shutdown() was called")
+	}
+	return nil
+}
+
+func socketOf(h C.int64_t) (*core.Socket, *core.Error) {
+	if e := guard(); e != nil {
+		return nil, e
+	}
+	return core.LookupSocket(core.Handle(h))
+}
+
+func goString(p *C.char) string {
+	if p == nil {
+		return ""
+	}
+	return C.GoString(p)
+}
+
+// copyCString writes s into a fixed char array, truncated and terminated.
+func copyCString(dst []C.char, s string) {
+	n := min(len(s), len(dst)-1)
+	for i := 0; i < n; i++ {
+		dst[i] = C.char(s[i])
+	}
+	dst[n] = 0
+}
+
+//export w3s_version
+func w3s_version() C.uint32_t {
+	return C.uint32_t(versionMajor<<16 | versionMinor<<8 | versionPatch)
+}
+
+//export w3s_version_string
+func w3s_version_string() *C.char { return versionString }
+
+//export w3s_strerror
+func w3s_strerror(code C.int) *C.char {
+	if s, ok := errTexts[core.Code(code)]; ok {
+		return s
+	}
+	return unknownText
+}
+
+//export w3s_err_name
+func w3s_err_name(code C.int) *C.char {
+	if s, ok := errNames[core.Code(code)]; ok {
+		return s
+	}
+	return unknownName
+}
+
+//export w3s_last_error_message
+func w3s_last_error_message() *C.char { return C.w3s_get_error() }
+
+//export w3s_shutdown
+func w3s_shutdown() C.int {
+	if C.w3s_forked != 0 {
+		return fail(core.Errf(core.EFORKED, "w3sock cannot be used in a child process after fork()"))
+	}
+	stopAllCallbacks()
+	core.Shutdown()
+	return 0
+}
+
+//export w3s_stats
+func w3s_stats(out *C.w3s_stats_t) C.int {
+	if out == nil || out.size < C.uint32_t(unsafe.Sizeof(*out)) {
+		return fail(core.Errf(core.EINVAL, "w3s_stats needs a w3s_stats_t with size set"))
+	}
+	st := core.GetStats()
+	out.loops = C.int64_t(st.Loops)
+	out.sockets = C.int64_t(st.Sockets)
+	out.goroutines = C.int64_t(st.Goroutines)
+	out.open_fds = C.int64_t(st.OpenFDs)
+	out.events_queued = C.int64_t(st.EventsQueued)
+	return 0
+}

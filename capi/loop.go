@@ -1,0 +1,283 @@
+package main
+
+/*
+#include <stdlib.h>
+#include <string.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/w3sock/w3sock/core"
+)
+
+// loopState is what the C side of a loop needs besides the core loop: the
+// C memory that event payloads are copied into (valid until the next poll)
+// and the callback-mode goroutine.
+type loopState struct {
+	loop *core.Loop
+
+	pollMu  sync.Mutex // one poller at a time: the arena belongs to the loop
+	scratch []core.Event
+	arena   unsafe.Pointer
+	arenaN  int
+
+	cbMu     sync.Mutex
+	cbStop   chan struct{}
+	cbDone   chan struct{}
+	cbEvents *C.w3s_event
+}
+
+var (
+	loopsMu sync.Mutex
+	loops   = map[core.Handle]*loopState{}
+)
+
+func loopOf(h C.int64_t) (*loopState, *core.Error) {
+	if e := guard(); e != nil {
+		return nil, e
+	}
+	l, e := core.LookupLoop(core.Handle(h))
+	if e != nil {
+		return nil, e
+	}
+	loopsMu.Lock()
+	st := loops[l.Handle()]
+	loopsMu.Unlock()
+	if st == nil {
+		return nil, core.Errf(core.EBADF, "handle %d is not a live loop", int64(h))
+	}
+	return st, nil
+}
+
+//export w3s_loop_new
+func w3s_loop_new() C.int64_t {
+	if e := guard(); e != nil {
+		return fail64(e)
+	}
+	l, err := core.NewLoop()
+	if err != nil {
+		return fail64(core.AsError(err))
+	}
+	loopsMu.Lock()
+	loops[l.Handle()] = &loopState{loop: l}
+	loopsMu.Unlock()
+	return C.int64_t(l.Handle())
+}
+
+//export w3s_loop_close
+func w3s_loop_close(h C.int64_t) C.int {
+	st, e := loopOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if C.w3s_current_cb_loop() == h {
+		return fail(core.Errf(core.ESTATE, "w3s_loop_close called from inside the loop's own callback"))
+	}
+	st.stopCallback()
+	loopsMu.Lock()
+	delete(loops, st.loop.Handle())
+	loopsMu.Unlock()
+	st.loop.Close()
+	st.pollMu.Lock()
+	st.freeArena()
+	st.pollMu.Unlock()
+	return 0
+}
+
+//export w3s_loop_fd
+func w3s_loop_fd(h C.int64_t) C.int {
+	st, e := loopOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	return C.int(st.loop.FD())
+}
+
+//export w3s_loop_wake
+func w3s_loop_wake(h C.int64_t) C.int {
+	st, e := loopOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	st.loop.Wake()
+	return 0
+}
+
+//export w3s_loop_poll
+func w3s_loop_poll(h C.int64_t, events *C.w3s_event, max C.int, timeoutMS C.int) C.int {
+	st, e := loopOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if events == nil || max < 1 {
+		return fail(core.Errf(core.EINVAL, "w3s_loop_poll needs an events array and max >= 1"))
+	}
+	st.cbMu.Lock()
+	cb := st.cbStop != nil
+	st.cbMu.Unlock()
+	if cb {
+		return fail(core.Errf(core.ESTATE, "the loop is in callback mode"))
+	}
+	timeout := time.Duration(timeoutMS) * time.Millisecond
+	if timeoutMS < 0 {
+		timeout = -1
+	}
+	st.pollMu.Lock()
+	defer st.pollMu.Unlock()
+	n, e := st.pollInto(unsafe.Slice(events, int(max)), timeout)
+	if e != nil {
+		return fail(e)
+	}
+	return C.int(n)
+}
+
+// pollInto takes events from the core loop and converts them into out,
+// copying payloads into the loop's C arena. Callers hold pollMu.
+func (st *loopState) pollInto(out []C.w3s_event, timeout time.Duration) (int, *core.Error) {
+	if cap(st.scratch) < len(out) {
+		st.scratch = make([]core.Event, len(out))
+	}
+	evs := st.scratch[:len(out)]
+	n, e := st.loop.Poll(evs, timeout)
+	if e != nil {
+		return 0, e
+	}
+	evs = evs[:n]
+	need := 0
+	for i := range evs {
+		need += len(evs[i].Data) + 1 // +1: NUL after every payload
+	}
+	if need > st.arenaN {
+		size := max(need, 64<<10, st.arenaN*2)
+		p := C.realloc(st.arena, C.size_t(size))
+		if p == nil {
+			core.Release(evs)
+			return 0, core.Errf(core.ENOMEM, "cannot allocate %d bytes for event payloads", size)
+		}
+		st.arena, st.arenaN = p, size
+	}
+	arena := unsafe.Slice((*byte)(st.arena), st.arenaN)
+	off := 0
+	for i := range evs {
+		ev := &evs[i]
+		o := &out[i]
+		o.handle = C.int64_t(ev.Handle)
+		o.user_data = C.uint64_t(ev.UserData)
+		o._type = C.int32_t(ev.Type)
+		o.error = C.int32_t(ev.Code)
+		n := copy(arena[off:], ev.Data)
+		arena[off+n] = 0
+		o.data = (*C.uint8_t)(unsafe.Pointer(&arena[off]))
+		o.len = C.uint64_t(n)
+		off += n + 1
+		o.accepted = C.int64_t(ev.Accepted)
+		o.port = C.uint16_t(ev.Port)
+		o.family = C.uint16_t(ev.Family)
+		o.reserved = 0
+		copyCString(o.address[:], ev.Addr)
+	}
+	core.Release(evs)
+	return n, nil
+}
+
+func (st *loopState) freeArena() {
+	if st.arena != nil {
+		C.free(st.arena)
+		st.arena, st.arenaN = nil, 0
+	}
+}
+
+//export w3s_loop_set_callback
+func w3s_loop_set_callback(h C.int64_t, cb C.w3s_event_cb, user unsafe.Pointer) C.int {
+	st, e := loopOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	st.stopCallback()
+	if cb == nil {
+		return 0
+	}
+	st.cbMu.Lock()
+	defer st.cbMu.Unlock()
+	stop, done := make(chan struct{}), make(chan struct{})
+	st.cbStop, st.cbDone = stop, done
+	go st.runCallback(cb, user, stop, done)
+	return 0
+}
+
+const callbackBatch = 1024
+
+// runCallback is callback mode: it polls and hands each batch to cb on
+// this goroutine's thread, in order, one batch at a time.
+func (st *loopState) runCallback(cb C.w3s_event_cb, user unsafe.Pointer, stop, done chan struct{}) {
+	defer close(done)
+	events := (*C.w3s_event)(C.calloc(callbackBatch, C.size_t(unsafe.Sizeof(C.w3s_event{}))))
+	defer C.free(unsafe.Pointer(events))
+	out := unsafe.Slice(events, callbackBatch)
+	h := C.int64_t(st.loop.Handle())
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		st.pollMu.Lock()
+		n, e := st.pollInto(out, -1)
+		if e != nil {
+			st.pollMu.Unlock()
+			return
+		}
+		if n > 0 {
+			C.w3s_call_event_cb(cb, user, events, C.int(n), h)
+		}
+		st.pollMu.Unlock()
+	}
+}
+
+// stopCallback ends callback mode and waits for the callback goroutine,
+// unless it is the caller itself (set_callback from inside the callback).
+func (st *loopState) stopCallback() {
+	st.cbMu.Lock()
+	stop, done := st.cbStop, st.cbDone
+	st.cbStop, st.cbDone = nil, nil
+	st.cbMu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	st.loop.Wake()
+	if C.w3s_current_cb_loop() != C.int64_t(st.loop.Handle()) {
+		<-done
+	}
+}
+
+func stopAllCallbacks() {
+	loopsMu.Lock()
+	all := make([]*loopState, 0, len(loops))
+	for _, st := range loops {
+		all = append(all, st)
+	}
+	loopsMu.Unlock()
+	for _, st := range all {
+		st.stopCallback()
+	}
+}
+
+//export w3s_loop_set_notify
+func w3s_loop_set_notify(h C.int64_t, fn C.w3s_notify_cb, user unsafe.Pointer) C.int {
+	st, e := loopOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if fn == nil {
+		st.loop.SetNotify(nil)
+		return 0
+	}
+	st.loop.SetNotify(func() { C.w3s_call_notify(fn, user) })
+	return 0
+}

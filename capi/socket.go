@@ -1,0 +1,498 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "shim.h"
+*/
+import "C"
+
+import (
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/w3sock/w3sock/core"
+)
+
+// sizeOK: option structs begin with their size; a caller built against
+// this header passes at least the size we know.
+func sizeOK(size C.uint32_t, want uintptr) bool { return uintptr(size) >= want }
+
+//export w3s_tls_options_init
+func w3s_tls_options_init(o *C.w3s_tls_options) C.int {
+	if o == nil {
+		return fail(core.Errf(core.EINVAL, "NULL options"))
+	}
+	*o = C.w3s_tls_options{}
+	o.size = C.uint32_t(unsafe.Sizeof(*o))
+	o.ca_replace_system = 1
+	return 0
+}
+
+//export w3s_tcp_options_init
+func w3s_tcp_options_init(o *C.w3s_tcp_options) C.int {
+	if o == nil {
+		return fail(core.Errf(core.EINVAL, "NULL options"))
+	}
+	*o = C.w3s_tcp_options{}
+	o.size = C.uint32_t(unsafe.Sizeof(*o))
+	o.no_delay = 1
+	o.address_reuse = 1
+	return 0
+}
+
+//export w3s_udp_options_init
+func w3s_udp_options_init(o *C.w3s_udp_options) C.int {
+	if o == nil {
+		return fail(core.Errf(core.EINVAL, "NULL options"))
+	}
+	*o = C.w3s_udp_options{}
+	o.size = C.uint32_t(unsafe.Sizeof(*o))
+	o.address_reuse = 1
+	o.multicast_ttl = -1
+	return 0
+}
+
+func tlsOptionsFromC(o *C.w3s_tls_options) (*core.TLSOptions, *core.Error) {
+	if o == nil {
+		return nil, nil
+	}
+	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
+		return nil, core.Errf(core.EINVAL, "w3s_tls_options.size is %d; call w3s_tls_options_init", o.size)
+	}
+	t := &core.TLSOptions{
+		InsecureSkipVerify: o.insecure_skip_verify != 0,
+		ServerName:         goString(o.server_name),
+		CAPEM:              goString(o.ca_pem),
+		CAReplaceSystem:    o.ca_replace_system != 0,
+		CertPEM:            goString(o.cert_pem),
+		KeyPEM:             goString(o.key_pem),
+		MinVersion:         goString(o.min_version),
+		MaxVersion:         goString(o.max_version),
+		ClientAuth:         int(o.client_auth),
+	}
+	if a := goString(o.alpn); a != "" {
+		for _, p := range strings.Split(a, ",") {
+			t.ALPN = append(t.ALPN, strings.TrimSpace(p))
+		}
+	}
+	return t, nil
+}
+
+func tcpOptionsFromC(o *C.w3s_tcp_options) (core.TCPOptions, *core.Error) {
+	out := core.DefaultTCPOptions()
+	if o == nil {
+		return out, nil
+	}
+	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
+		return out, core.Errf(core.EINVAL, "w3s_tcp_options.size is %d; call w3s_tcp_options_init", o.size)
+	}
+	if o.keep_alive_delay_ms < 0 || o.connect_timeout_ms < 0 {
+		return out, core.Errf(core.EINVAL, "negative time in options")
+	}
+	out.LocalAddress = goString(o.local_address)
+	out.LocalPort = int(o.local_port)
+	out.NoDelay = o.no_delay != 0
+	out.KeepAlive = o.keep_alive != 0
+	out.KeepAliveDelay = time.Duration(o.keep_alive_delay_ms) * time.Millisecond
+	out.ConnectTimeout = time.Duration(o.connect_timeout_ms) * time.Millisecond
+	out.SendBufferSize = int(o.send_buffer_size)
+	out.ReceiveBufferSize = int(o.receive_buffer_size)
+	out.AddressReuse = o.address_reuse != 0
+	out.ReusePort = o.reuse_port != 0
+	out.Backlog = int(o.backlog)
+	out.UseSecureTransport = o.use_secure_transport != 0
+	out.HighWaterSend = int64(o.high_water_send)
+	out.HighWaterReceive = int64(o.high_water_receive)
+	t, e := tlsOptionsFromC(o.tls)
+	if e != nil {
+		return out, e
+	}
+	out.TLS = t
+	return out, nil
+}
+
+func udpOptionsFromC(o *C.w3s_udp_options) (core.UDPOptions, *core.Error) {
+	out := core.DefaultUDPOptions()
+	if o == nil {
+		return out, nil
+	}
+	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
+		return out, core.Errf(core.EINVAL, "w3s_udp_options.size is %d; call w3s_udp_options_init", o.size)
+	}
+	out.LocalAddress = goString(o.local_address)
+	out.LocalPort = int(o.local_port)
+	out.RemoteAddress = goString(o.remote_address)
+	out.RemotePort = int(o.remote_port)
+	out.AddressReuse = o.address_reuse != 0
+	out.ReusePort = o.reuse_port != 0
+	out.Broadcast = o.broadcast != 0
+	out.TTL = int(o.ttl)
+	out.MulticastTTL = int(o.multicast_ttl)
+	out.MulticastLoopback = o.multicast_loopback != 0
+	out.SendBufferSize = int(o.send_buffer_size)
+	out.ReceiveBufferSize = int(o.receive_buffer_size)
+	out.MulticastInterface = goString(o.multicast_interface)
+	out.HighWaterSend = int64(o.high_water_send)
+	out.HighWaterReceive = int64(o.high_water_receive)
+	return out, nil
+}
+
+//export w3s_tcp_connect
+func w3s_tcp_connect(loop C.int64_t, host *C.char, port C.int, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
+	st, e := loopOf(loop)
+	if e != nil {
+		return fail64(e)
+	}
+	if host == nil {
+		return fail64(core.Errf(core.EINVAL, "NULL host"))
+	}
+	o, e := tcpOptionsFromC(opts)
+	if e != nil {
+		return fail64(e)
+	}
+	s, e := core.Connect(st.loop, C.GoString(host), int(port), o, uint64(userData))
+	if e != nil {
+		return fail64(e)
+	}
+	return C.int64_t(s.Handle())
+}
+
+//export w3s_tcp_listen
+func w3s_tcp_listen(loop C.int64_t, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
+	st, e := loopOf(loop)
+	if e != nil {
+		return fail64(e)
+	}
+	o, e := tcpOptionsFromC(opts)
+	if e != nil {
+		return fail64(e)
+	}
+	s, e := core.Listen(st.loop, o, uint64(userData))
+	if e != nil {
+		return fail64(e)
+	}
+	return C.int64_t(s.Handle())
+}
+
+//export w3s_udp_open
+func w3s_udp_open(loop C.int64_t, opts *C.w3s_udp_options, userData C.uint64_t) C.int64_t {
+	st, e := loopOf(loop)
+	if e != nil {
+		return fail64(e)
+	}
+	o, e := udpOptionsFromC(opts)
+	if e != nil {
+		return fail64(e)
+	}
+	s, e := core.OpenUDP(st.loop, o, uint64(userData))
+	if e != nil {
+		return fail64(e)
+	}
+	return C.int64_t(s.Handle())
+}
+
+//export w3s_set_user_data
+func w3s_set_user_data(h C.int64_t, userData C.uint64_t) C.int {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	s.SetUserData(uint64(userData))
+	return 0
+}
+
+// bytesOf views C memory as a Go slice without copying; core copies what
+// it keeps before the call returns.
+func bytesOf(data unsafe.Pointer, n C.size_t) ([]byte, *core.Error) {
+	if n == 0 {
+		return nil, nil
+	}
+	if data == nil {
+		return nil, core.Errf(core.EINVAL, "NULL data with length %d", uint64(n))
+	}
+	if uint64(n) > 1<<31 {
+		return nil, core.Errf(core.EINVAL, "length %d is too large", uint64(n))
+	}
+	return unsafe.Slice((*byte)(data), int(n)), nil
+}
+
+//export w3s_send
+func w3s_send(h C.int64_t, data unsafe.Pointer, n C.size_t) C.int64_t {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail64(e)
+	}
+	p, e := bytesOf(data, n)
+	if e != nil {
+		return fail64(e)
+	}
+	b, e := s.Send(p)
+	if e != nil {
+		return fail64(e)
+	}
+	return C.int64_t(b)
+}
+
+//export w3s_send_to
+func w3s_send_to(h C.int64_t, data unsafe.Pointer, n C.size_t, address *C.char, port C.int) C.int64_t {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail64(e)
+	}
+	p, e := bytesOf(data, n)
+	if e != nil {
+		return fail64(e)
+	}
+	b, e := s.SendTo(p, goString(address), int(port))
+	if e != nil {
+		return fail64(e)
+	}
+	return C.int64_t(b)
+}
+
+//export w3s_send_file
+func w3s_send_file(h C.int64_t, path *C.char, offset C.int64_t, n C.int64_t) C.int64_t {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail64(e)
+	}
+	if path == nil || *path == 0 {
+		return fail64(core.Errf(core.EINVAL, "NULL or empty path"))
+	}
+	b, e := s.SendFile(C.GoString(path), int64(offset), int64(n))
+	if e != nil {
+		return fail64(e)
+	}
+	return C.int64_t(b)
+}
+
+// simple runs a socket method that returns only an error.
+func simple(h C.int64_t, f func(*core.Socket) *core.Error) C.int {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if e := f(s); e != nil {
+		return fail(e)
+	}
+	return 0
+}
+
+//export w3s_pause
+func w3s_pause(h C.int64_t) C.int { return simple(h, (*core.Socket).Pause) }
+
+//export w3s_resume
+func w3s_resume(h C.int64_t) C.int { return simple(h, (*core.Socket).Resume) }
+
+//export w3s_half_close
+func w3s_half_close(h C.int64_t) C.int { return simple(h, (*core.Socket).HalfClose) }
+
+//export w3s_close
+func w3s_close(h C.int64_t) C.int { return simple(h, (*core.Socket).Close) }
+
+//export w3s_abort
+func w3s_abort(h C.int64_t) C.int { return simple(h, (*core.Socket).Abort) }
+
+//export w3s_start_tls
+func w3s_start_tls(h C.int64_t, opts *C.w3s_tls_options) C.int {
+	return w3s_start_tls_with(h, opts, nil, 0)
+}
+
+//export w3s_start_tls_with
+func w3s_start_tls_with(h C.int64_t, opts *C.w3s_tls_options, unread unsafe.Pointer, n C.size_t) C.int {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	p, e := bytesOf(unread, n)
+	if e != nil {
+		return fail(e)
+	}
+	t, e := tlsOptionsFromC(opts)
+	if e != nil {
+		return fail(e)
+	}
+	if e := s.StartTLS(t, p); e != nil {
+		return fail(e)
+	}
+	return 0
+}
+
+//export w3s_udp_set_peer
+func w3s_udp_set_peer(h C.int64_t, address *C.char, port C.int) C.int {
+	return simple(h, func(s *core.Socket) *core.Error { return s.SetPeer(goString(address), int(port)) })
+}
+
+func groupArgs(group *C.char) *core.Error {
+	if group == nil {
+		return core.Errf(core.EINVAL, "NULL group")
+	}
+	return nil
+}
+
+//export w3s_join_group
+func w3s_join_group(h C.int64_t, group, iface *C.char) C.int {
+	if e := groupArgs(group); e != nil {
+		return fail(e)
+	}
+	return simple(h, func(s *core.Socket) *core.Error { return s.JoinGroup(C.GoString(group), "", goString(iface)) })
+}
+
+//export w3s_leave_group
+func w3s_leave_group(h C.int64_t, group, iface *C.char) C.int {
+	if e := groupArgs(group); e != nil {
+		return fail(e)
+	}
+	return simple(h, func(s *core.Socket) *core.Error { return s.LeaveGroup(C.GoString(group), "", goString(iface)) })
+}
+
+//export w3s_join_source_group
+func w3s_join_source_group(h C.int64_t, source, group, iface *C.char) C.int {
+	if e := groupArgs(group); e != nil {
+		return fail(e)
+	}
+	if source == nil || *source == 0 {
+		return fail(core.Errf(core.EINVAL, "NULL or empty source"))
+	}
+	return simple(h, func(s *core.Socket) *core.Error {
+		return s.JoinGroup(C.GoString(group), C.GoString(source), goString(iface))
+	})
+}
+
+//export w3s_leave_source_group
+func w3s_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
+	if e := groupArgs(group); e != nil {
+		return fail(e)
+	}
+	if source == nil || *source == 0 {
+		return fail(core.Errf(core.EINVAL, "NULL or empty source"))
+	}
+	return simple(h, func(s *core.Socket) *core.Error {
+		return s.LeaveGroup(C.GoString(group), C.GoString(source), goString(iface))
+	})
+}
+
+//export w3s_get_joined_groups
+func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if max < 0 || max > 0 && out == nil {
+		return fail(core.Errf(core.EINVAL, "NULL array with max %d", int(max)))
+	}
+	groups, e := s.JoinedGroups()
+	if e != nil {
+		return fail(e)
+	}
+	if max > 0 {
+		dst := unsafe.Slice(out, int(max))
+		for i := 0; i < len(groups) && i < int(max); i++ {
+			g := groups[i]
+			dst[i] = C.w3s_group{}
+			copyCString(dst[i].group[:], g.Group.String())
+			if g.Source.IsValid() {
+				copyCString(dst[i].source[:], g.Source.String())
+			}
+			dst[i].iface = C.uint32_t(g.Iface)
+		}
+	}
+	return C.int(len(groups))
+}
+
+//export w3s_set_option
+func w3s_set_option(h C.int64_t, opt C.int, value C.int64_t) C.int {
+	return simple(h, func(s *core.Socket) *core.Error { return s.SetOption(core.Option(opt), int64(value)) })
+}
+
+//export w3s_get_option
+func w3s_get_option(h C.int64_t, opt C.int, value *C.int64_t) C.int {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if value == nil {
+		return fail(core.Errf(core.EINVAL, "NULL value"))
+	}
+	v, e := s.GetOption(core.Option(opt))
+	if e != nil {
+		return fail(e)
+	}
+	*value = C.int64_t(v)
+	return 0
+}
+
+func b32(b bool) C.int32_t {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+//export w3s_get_info
+func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
+	s, e := socketOf(h)
+	if e != nil {
+		return fail(e)
+	}
+	if info == nil || !sizeOK(info.size, unsafe.Sizeof(*info)) {
+		return fail(core.Errf(core.EINVAL, "w3s_get_info needs a w3s_info with size set"))
+	}
+	in := s.Info()
+	size := info.size
+	*info = C.w3s_info{}
+	info.size = size
+	info.kind = C.int32_t(in.Kind)
+	info.ready_state = C.int32_t(in.State)
+	info.family = C.int32_t(in.Family)
+	copyCString(info.local_address[:], in.LocalAddress)
+	info.local_port = C.int32_t(in.LocalPort)
+	copyCString(info.remote_address[:], in.RemoteAddress)
+	info.remote_port = C.int32_t(in.RemotePort)
+	info.buffered_amount = C.int64_t(in.BufferedAmount)
+	info.bytes_received = C.uint64_t(in.BytesReceived)
+	info.bytes_sent = C.uint64_t(in.BytesSent)
+	info.messages_received = C.uint64_t(in.MessagesReceived)
+	info.messages_sent = C.uint64_t(in.MessagesSent)
+	info.messages_dropped = C.uint64_t(in.MessagesDropped)
+	info.paused = b32(in.Paused)
+	info.peer_ended = b32(in.PeerEnded)
+	info.rtt_us = C.int64_t(in.RTTMicros)
+	info.secure = b32(in.Secure)
+	copyCString(info.tls_version[:], in.TLS.Version)
+	copyCString(info.tls_cipher[:], in.TLS.Cipher)
+	copyCString(info.alpn[:], in.TLS.ALPN)
+	copyCString(info.server_name[:], in.TLS.ServerName)
+	copyCString(info.peer_subject[:], in.TLS.PeerSubject)
+	copyCString(info.peer_issuer[:], in.TLS.PeerIssuer)
+	return 0
+}
+
+//export w3s_network_list
+func w3s_network_list(out *C.w3s_interface, max C.int) C.int {
+	if e := guard(); e != nil {
+		return fail(e)
+	}
+	if max < 0 || max > 0 && out == nil {
+		return fail(core.Errf(core.EINVAL, "NULL array with max %d", int(max)))
+	}
+	list, e := core.NetworkList()
+	if e != nil {
+		return fail(e)
+	}
+	if max > 0 {
+		dst := unsafe.Slice(out, int(max))
+		for i := 0; i < len(list) && i < int(max); i++ {
+			a := list[i]
+			dst[i] = C.w3s_interface{}
+			copyCString(dst[i].name[:], a.Name)
+			copyCString(dst[i].address[:], a.Address)
+			dst[i].index = C.uint32_t(a.Index)
+			dst[i].flags = C.uint32_t(a.Flags)
+			dst[i].prefix_length = C.int32_t(a.PrefixLength)
+			dst[i].family = C.int32_t(a.Family)
+		}
+	}
+	return C.int(len(list))
+}

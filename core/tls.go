@@ -1,0 +1,391 @@
+package core
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Client-auth policies match W3S_CLIENT_AUTH_*.
+const (
+	ClientAuthNone    = 0
+	ClientAuthRequest = 1
+	ClientAuthRequire = 2
+)
+
+// handshakeTimeout bounds a STARTTLS handshake.
+const handshakeTimeout = 30 * time.Second
+
+// TLSOptions are the settings of w3s_tls_options.
+type TLSOptions struct {
+	InsecureSkipVerify bool
+	ServerName         string
+	CAPEM              string
+	CAReplaceSystem    bool
+	CertPEM            string
+	KeyPEM             string
+	ALPN               []string
+	MinVersion         string
+	MaxVersion         string
+	ClientAuth         int
+}
+
+// TLSInfo is what a socket reports about its TLS session.
+type TLSInfo struct {
+	Version, Cipher, ALPN, ServerName, PeerSubject, PeerIssuer string
+}
+
+func parseTLSVersion(v string, def uint16) (uint16, *Error) {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "":
+		return def, nil
+	case "tls1.2", "tlsv1.2", "1.2":
+		return tls.VersionTLS12, nil
+	case "tls1.3", "tlsv1.3", "1.3":
+		return tls.VersionTLS13, nil
+	case "tls1.0", "tlsv1", "tls1", "tls1.1", "tlsv1.1", "1.0", "1.1", "ssl3", "sslv3":
+		return 0, Errf(ETLSVersion, "TLS version %q is refused: the minimum supported is tls1.2", v)
+	}
+	return 0, Errf(EINVAL, "unknown TLS version %q (use \"tls1.2\" or \"tls1.3\")", v)
+}
+
+// baseConfig holds what clients and servers share.
+func (o *TLSOptions) baseConfig() (*tls.Config, *x509.CertPool, *Error) {
+	if o == nil {
+		o = &TLSOptions{}
+	}
+	minV, e := parseTLSVersion(o.MinVersion, tls.VersionTLS12)
+	if e != nil {
+		return nil, nil, e
+	}
+	maxV, e := parseTLSVersion(o.MaxVersion, tls.VersionTLS13)
+	if e != nil {
+		return nil, nil, e
+	}
+	if minV > maxV {
+		return nil, nil, Errf(EINVAL, "min_version %s is above max_version %s", o.MinVersion, o.MaxVersion)
+	}
+	cfg := &tls.Config{MinVersion: minV, MaxVersion: maxV}
+	for _, p := range o.ALPN {
+		if p == "" || len(p) > 255 {
+			return nil, nil, Errf(EINVAL, "ALPN protocol names must be 1..255 bytes")
+		}
+	}
+	cfg.NextProtos = o.ALPN
+	var pool *x509.CertPool
+	if o.CAPEM != "" {
+		if o.CAReplaceSystem {
+			pool = x509.NewCertPool()
+		} else if sys, err := x509.SystemCertPool(); err == nil {
+			pool = sys
+		} else {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(o.CAPEM)) {
+			return nil, nil, Errf(ETLSBadPEM, "ca_pem holds no PEM certificate that parses")
+		}
+	}
+	if o.CertPEM != "" || o.KeyPEM != "" {
+		cert, err := tls.X509KeyPair([]byte(o.CertPEM), []byte(o.KeyPEM))
+		if err != nil {
+			return nil, nil, Errf(ETLSBadPEM, "certificate and key: %v", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, pool, nil
+}
+
+// clientConfig builds a client configuration; host is the default
+// verification name.
+func (o *TLSOptions) clientConfig(host string) (*tls.Config, *Error) {
+	cfg, pool, e := o.baseConfig()
+	if e != nil {
+		return nil, e
+	}
+	cfg.RootCAs = pool
+	cfg.ServerName = host
+	if o != nil {
+		if o.ServerName != "" {
+			cfg.ServerName = o.ServerName
+		}
+		cfg.InsecureSkipVerify = o.InsecureSkipVerify
+	}
+	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
+		return nil, Errf(EINVAL, "TLS needs a server_name to verify (or insecure_skip_verify)")
+	}
+	return cfg, nil
+}
+
+func (o *TLSOptions) serverConfig() (*tls.Config, *Error) {
+	if o == nil || o.CertPEM == "" || o.KeyPEM == "" {
+		return nil, Errf(EINVAL, "a TLS server needs cert_pem and key_pem")
+	}
+	cfg, pool, e := o.baseConfig()
+	if e != nil {
+		return nil, e
+	}
+	cfg.ClientCAs = pool
+	switch o.ClientAuth {
+	case ClientAuthNone:
+	case ClientAuthRequest:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	case ClientAuthRequire:
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	default:
+		return nil, Errf(EINVAL, "client_auth %d is not one of W3S_CLIENT_AUTH_*", o.ClientAuth)
+	}
+	return cfg, nil
+}
+
+// setSecureLocked records an established TLS session on the socket.
+func (s *Socket) setSecureLocked(tc *tls.Conn) {
+	s.tlsConn = tc
+	s.secure = true
+	st := tc.ConnectionState()
+	info := TLSInfo{
+		Cipher:     tls.CipherSuiteName(st.CipherSuite),
+		ALPN:       st.NegotiatedProtocol,
+		ServerName: st.ServerName,
+	}
+	switch st.Version {
+	case tls.VersionTLS12:
+		info.Version = "tls1.2"
+	case tls.VersionTLS13:
+		info.Version = "tls1.3"
+	default:
+		info.Version = tls.VersionName(st.Version)
+	}
+	if len(st.PeerCertificates) > 0 {
+		info.PeerSubject = st.PeerCertificates[0].Subject.String()
+		info.PeerIssuer = st.PeerCertificates[0].Issuer.String()
+	}
+	s.tlsInfo = info
+}
+
+// StartTLS upgrades an open plaintext TCP socket: client role for a socket
+// we connected, server role for an accepted one. unread holds bytes the
+// host received but has not consumed; they and any bytes not yet delivered
+// are fed to the handshake, never delivered as plaintext.
+func (s *Socket) StartTLS(o *TLSOptions, unread []byte) *Error {
+	if s.kind != KindTCP {
+		return Errf(ENOTSUP, "STARTTLS needs a TCP connection")
+	}
+	var cfg *tls.Config
+	var e *Error
+	s.mu.Lock()
+	accepted := s.accepted
+	s.mu.Unlock()
+	if accepted {
+		cfg, e = o.serverConfig()
+	} else {
+		name := ""
+		if !s.isUnix {
+			if ra, ok := s.remoteHost(); ok {
+				name = ra
+			}
+		}
+		cfg, e = o.clientConfig(name)
+	}
+	if e != nil {
+		return e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.finished:
+		return Errf(ESTATE, "socket is closed")
+	case s.secure:
+		return Errf(ESTATE, "socket is already secure")
+	case s.upgrading:
+		return Errf(ESTATE, "a TLS upgrade is already in progress")
+	case s.state != StateOpen:
+		return Errf(ESTATE, "STARTTLS needs an open socket (ready state %d)", s.state)
+	}
+	s.upgrading = true
+	s.interruptReadLocked()
+	pending := s.loop.extract(s)
+	s.undelivered -= int64(len(pending))
+	s.upgradeBytes = append(append(append([]byte(nil), unread...), pending...), s.upgradeBytes...)
+	go s.upgrade(cfg, accepted)
+	return nil
+}
+
+// remoteHost is the name the socket was connected to, for verification.
+func (s *Socket) remoteHost() (string, bool) {
+	if s.opts.TLS != nil && s.opts.TLS.ServerName != "" {
+		return s.opts.TLS.ServerName, true
+	}
+	if s.dialHost != "" {
+		return s.dialHost, true
+	}
+	return "", false
+}
+
+func (s *Socket) upgrade(cfg *tls.Config, server bool) {
+	s.mu.Lock()
+	// Wait until the reader has stopped (so every byte it read is in
+	// upgradeBytes) and the plaintext queued before the call is flushed.
+	for !s.finished && (s.readerRunning || s.writing || len(s.queue) > 0) {
+		s.cond.Wait()
+	}
+	if s.finished {
+		s.mu.Unlock()
+		return
+	}
+	conn := &prefixConn{Conn: s.raw, prefix: s.upgradeBytes}
+	s.upgradeBytes = nil
+	s.clearReadDeadlineLocked()
+	s.mu.Unlock()
+
+	var tc *tls.Conn
+	if server {
+		tc = tls.Server(conn, cfg)
+	} else {
+		tc = tls.Client(conn, cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished {
+		return
+	}
+	if err != nil {
+		s.finishLocked(tlsError(err))
+		return
+	}
+	s.upgrading = false
+	s.setSecureLocked(tc)
+	if s.paused {
+		s.interruptReadLocked()
+	}
+	s.emitLocked(Event{Type: EvSecure})
+	s.queue = append(s.queue, s.pendingTLS...)
+	s.pendingTLS = nil
+	s.startReaderLocked()
+	s.kickWriterLocked()
+	if len(s.queue) == 0 {
+		if s.halfClosePending && !s.wrClosed {
+			s.closeWriteLocked()
+		}
+		if s.closePending && !s.finished {
+			s.mu.Unlock()
+			s.closeGracefully()
+			s.mu.Lock()
+		}
+	}
+}
+
+// prefixConn reads prefix before the connection itself.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// CloseWrite lets tls.Conn users half-close the underlying connection.
+func (c *prefixConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// tlsError classifies a handshake error into the TLS codes.
+func tlsError(err error) *Error {
+	c := classifyTLS(err)
+	if c == OK {
+		c = Classify(err)
+		if c == EIO || c == EABORTED {
+			c = ETLS
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		return Errf(ETLS, "TLS handshake failed: the peer closed the connection")
+	}
+	return Errf(c, "TLS handshake failed: %v", err)
+}
+
+// TLS alert numbers (RFC 8446 section 6).
+const (
+	alertHandshakeFailure    = 40
+	alertBadCertificate      = 42
+	alertUnsupportedCert     = 43
+	alertCertificateRevoked  = 44
+	alertCertificateExpired  = 45
+	alertCertificateUnknown  = 46
+	alertUnknownCA           = 48
+	alertProtocolVersion     = 70
+	alertCertificateRequired = 116
+)
+
+// classifyTLS returns OK when err is not recognisably a TLS error.
+func classifyTLS(err error) Code {
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	var recHdr tls.RecordHeaderError
+	switch {
+	case errors.As(err, &unknownAuth):
+		return ETLSUnknownCA
+	case errors.As(err, &hostErr):
+		return ETLSHostname
+	case errors.As(err, &invalid):
+		if invalid.Reason == x509.Expired {
+			return ETLSExpired
+		}
+		return ETLS
+	case errors.As(err, &recHdr):
+		return ETLSNotTLS
+	}
+	// A received alert is a *net.OpError{Op: "remote error"} around
+	// crypto/tls's unexported alert type (a uint8).
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		if v := reflect.ValueOf(op.Err); v.Kind() == reflect.Uint8 {
+			switch v.Uint() {
+			case alertCertificateRequired:
+				return ETLSCertReq
+			case alertBadCertificate, alertUnsupportedCert, alertCertificateRevoked,
+				alertCertificateExpired, alertCertificateUnknown, alertUnknownCA:
+				return ETLSCertRejectd
+			case alertProtocolVersion:
+				return ETLSVersion
+			case alertHandshakeFailure:
+				return ETLS
+			}
+		}
+		return ETLS
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "client didn't provide a certificate"):
+		return ETLSCertReq
+	case strings.Contains(msg, "version"):
+		if strings.HasPrefix(msg, "tls:") || strings.Contains(msg, " tls:") {
+			return ETLSVersion
+		}
+	case strings.Contains(msg, "first record does not look like a TLS handshake"):
+		return ETLSNotTLS
+	}
+	if strings.Contains(msg, "tls:") {
+		return ETLS
+	}
+	return OK
+}
