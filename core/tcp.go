@@ -223,6 +223,9 @@ func familyOf(ip net.IP) uint16 {
 // reader starts, and output queued while opening is written.
 func (s *Socket) openedLocked(emitOpen bool) {
 	s.state = StateOpen
+	if s.halfClosePending {
+		s.state = StateHalfClosed
+	}
 	if emitOpen {
 		s.emitLocked(Event{Type: EvOpen})
 	}
@@ -231,6 +234,9 @@ func (s *Socket) openedLocked(emitOpen bool) {
 	}
 	s.startReaderLocked()
 	s.kickWriterLocked()
+	if s.halfClosePending && !s.writing {
+		s.closeWriteLocked()
+	}
 }
 
 func (s *Socket) startReaderLocked() {
@@ -633,6 +639,10 @@ func (s *Socket) HalfClose() *Error {
 	switch {
 	case s.finished:
 		return Errf(ESTATE, "socket is closed")
+	case s.state == StateOpening:
+		// FIN follows the queued data once connected.
+		s.halfClosePending = true
+		return nil
 	case s.state != StateOpen:
 		return Errf(ESTATE, "half-close needs an open socket")
 	}
