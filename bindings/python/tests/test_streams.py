@@ -98,13 +98,30 @@ def test_drain_applies_backpressure(run):
         reader, writer = await w3sock.open_connection("127.0.0.1", port)
         await paused.wait()
         block = b"z" * (1 << 20)
-        max_buffered = 0
-        for i in range(total // len(block)):
-            writer.write(block)
-            max_buffered = max(max_buffered, writer.get_write_buffer_size())
-            if i == 16:
-                release.set()
-            await writer.drain()
+        progress = {"i": 0, "max_buffered": 0}
+
+        async def write_all():
+            for i in range(total // len(block)):
+                writer.write(block)
+                progress["max_buffered"] = max(progress["max_buffered"],
+                                               writer.get_write_buffer_size())
+                progress["i"] = i + 1
+                await writer.drain()
+
+        wtask = asyncio.ensure_future(write_all())
+        # the server does not read: the writer must get stuck in drain()
+        last, stable = -1, 0
+        for _ in range(400):
+            await asyncio.sleep(0.05)
+            stable = stable + 1 if progress["i"] == last else 0
+            last = progress["i"]
+            if stable >= 10:
+                break
+        assert stable >= 10 and not wtask.done(), "drain() never blocked"
+        assert progress["i"] < total // len(block)
+        release.set()
+        await wtask
+        max_buffered = progress["max_buffered"]
         writer.write_eof()
         assert int(await reader.read()) == total
         # drain() kept the buffer near the 1 MiB high-water mark

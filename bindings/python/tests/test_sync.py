@@ -114,12 +114,12 @@ def test_send_file(tmp_path):
     t.start()
     assert cli.send_file(str(path)) == len(data)
     assert cli.send_file(path, offset=len(data) - 3) == 3
+    with pytest.raises(w3sock.NetworkError) as ei:
+        cli.send_file(str(tmp_path / "missing"))
+    assert isinstance(ei.value, FileNotFoundError) and ei.value.code_name == "W3S_ENOENT"
     cli.shutdown(SHUT_WR)
     t.join(30)
     assert result["data"] == data + data[-3:]
-    with pytest.raises(w3sock.NetworkError) as ei:
-        cli.send_file(str(tmp_path / "missing"))
-    assert isinstance(ei.value, FileNotFoundError) or ei.value.code_name == "W3S_ENOENT"
     for s in (cli, conn, srv):
         s.close()
 

@@ -279,15 +279,19 @@ class Readable:
         if n == 0:
             return b""
         if n < 0:
-            while not self._eof:
+            # to EOF: move what arrives into our own list as we go, so the
+            # socket's buffer stays under its high-water mark (reading on)
+            parts = []
+            while True:
+                if self._chunks:
+                    parts.append(self._take_all())
+                if self._eof:
+                    break
                 await self._wait("read")
-            if self._exc is not None and not self._chunks:
+            if self._exc is not None and not parts:
                 raise self._exc
-            data = self._take_all()
-            if self._exc is not None:
-                # data arrived before the error: hand it out, the error comes next
-                return data
-            return data
+            # data that arrived before an error is handed out; the error next
+            return parts[0] if len(parts) == 1 else b"".join(parts)
         while not self._chunks:
             if self._eof:
                 self._raise_if_error()
