@@ -1,9 +1,11 @@
 package core
 
 import (
+	"errors"
 	"net"
 	"net/netip"
 	"strconv"
+	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -100,6 +102,11 @@ func (s *Socket) JoinGroup(group, source, iface string) *Error {
 		}
 	}
 	if err := s.membershipOp(m, ifi, true); err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			// The same group on the interface the system chose for an
+			// earlier join without one (or the other way round).
+			return Errf(EALREADY, "already a member of %s on that interface", groupText(m))
+		}
 		return AsError(err)
 	}
 	s.groups = append(s.groups, m)
