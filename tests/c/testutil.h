@@ -25,13 +25,17 @@ static int t_failures = 0;
           got_ >= 0 ? "success" : w3s_err_name((int)got_)); \
 } while (0)
 
-#define REQUIRE(cond, ...) do { CHECK(cond, __VA_ARGS__); if (!(cond)) exit(1); } while (0)
+/* Like CHECK (cond is evaluated once), but stops the test on failure. */
+#define REQUIRE(cond, ...) do { int ok_ = (cond) ? 1 : 0; CHECK(ok_, __VA_ARGS__); if (!ok_) exit(1); } while (0)
 
 static double t_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+/* Call first in main: line-buffered output survives a crash. */
+static void t_init(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
 
 static int t_done(void) {
     printf("%s: %d failure(s)\n", t_failures ? "FAILED" : "PASSED", t_failures);
