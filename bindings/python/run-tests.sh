@@ -31,7 +31,7 @@ export W3SOCK_LIBRARY="$ROOT/build/libw3sock.so"
 
 set +e
 "$VENV/bin/python" -m pytest "$ROOT/bindings/python/tests" -p no:cacheprovider \
-  -o cache_dir="$ROOT/build/.pytest_cache" -rfEs --timeout=300 "$@"
+-rfEs --timeout=300 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

@@ -30,6 +30,7 @@ def go_source_root():
 
 
 def build_library(dest: Path) -> None:
+    dest = dest.resolve()
     dest.parent.mkdir(parents=True, exist_ok=True)
     root = go_source_root()
     go = shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
