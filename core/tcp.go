@@ -171,7 +171,7 @@ func (s *Socket) dial(ctx context.Context, network, addr string, local net.Addr,
 	if tlsCfg != nil {
 		tc = tls.Client(c, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
-			s.fail(tlsError(err))
+			s.fail(handshakeError(tlsCfg, err))
 			return
 		}
 	}
@@ -226,16 +226,24 @@ func (s *Socket) openedLocked(emitOpen bool) {
 	if s.halfClosePending {
 		s.state = StateHalfClosed
 	}
+	if s.closePending {
+		s.state = StateClosing // closed while opening with data queued
+	}
 	if emitOpen {
 		s.emitLocked(Event{Type: EvOpen})
 	}
 	if s.secure {
 		s.emitLocked(Event{Type: EvSecure})
 	}
-	s.startReaderLocked()
+	if !s.closePending {
+		s.startReaderLocked()
+	}
 	s.kickWriterLocked()
 	if s.halfClosePending && !s.writing {
 		s.closeWriteLocked()
+	}
+	if s.closePending && !s.writing {
+		go s.closeGracefully()
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -119,7 +120,80 @@ func (o *TLSOptions) clientConfig(host string) (*tls.Config, *Error) {
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 		return nil, Errf(EINVAL, "TLS needs a server_name to verify (or insecure_skip_verify)")
 	}
+	noteClientCert(cfg)
 	return cfg, nil
+}
+
+// certNote records what a client did with the server's certificate
+// request, so that a later alert can be named: in TLS 1.2 a server that
+// requires a certificate and gets none answers with a bare
+// handshake_failure alert.
+type certNote struct{ requested, sent atomic.Bool }
+
+// noteQuery is how handshakeError reads the note back out of a config: the
+// GetClientCertificate closure answers a nil request with it.
+type noteQuery struct{ n *certNote }
+
+func (noteQuery) Error() string { return "w3sock: certificate note" }
+
+// noteClientCert installs a GetClientCertificate that sends the configured
+// certificate whenever the server asks for one -- also when it is not from
+// a CA the server listed, so the server says what is wrong with it (Go's
+// default would silently send none) -- and notes what happened.
+func noteClientCert(cfg *tls.Config) {
+	note := &certNote{}
+	certs := cfg.Certificates
+	cfg.Certificates = nil
+	cfg.GetClientCertificate = func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if cri == nil {
+			return nil, noteQuery{note}
+		}
+		note.requested.Store(true)
+		if len(certs) == 0 {
+			return &tls.Certificate{}, nil
+		}
+		note.sent.Store(true)
+		for i := range certs {
+			if cri.SupportsCertificate(&certs[i]) == nil {
+				return &certs[i], nil
+			}
+		}
+		return &certs[0], nil
+	}
+}
+
+func certNoteOf(cfg *tls.Config) *certNote {
+	if cfg == nil || cfg.GetClientCertificate == nil {
+		return nil
+	}
+	var q noteQuery
+	if _, err := cfg.GetClientCertificate(nil); errors.As(err, &q) {
+		return q.n
+	}
+	return nil
+}
+
+// handshakeError classifies a handshake error of a connection made with
+// cfg: as tlsError, and a client that was asked for a certificate learns
+// from the server's alert whether it was missing or refused.
+func handshakeError(cfg *tls.Config, err error) *Error {
+	e := tlsError(err)
+	note := certNoteOf(cfg)
+	if note == nil || !note.requested.Load() || !isRemoteAlert(err) {
+		return e
+	}
+	switch {
+	case !note.sent.Load() && (e.Code == ETLS || e.Code == ETLSCertRejectd || e.Code == ETLSCertReq):
+		return Errf(ETLSCertReq, "TLS handshake failed: the server requires a client certificate and none is configured (%v)", err)
+	case note.sent.Load() && e.Code == ETLS:
+		return Errf(ETLSCertRejectd, "TLS handshake failed: the server refused our client certificate (%v)", err)
+	}
+	return e
+}
+
+func isRemoteAlert(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "remote error"
 }
 
 func (o *TLSOptions) serverConfig() (*tls.Config, *Error) {
@@ -259,7 +333,11 @@ func (s *Socket) upgrade(cfg *tls.Config, server bool) {
 		return
 	}
 	if err != nil {
-		s.finishLocked(tlsError(err))
+		if server {
+			s.finishLocked(tlsError(err))
+		} else {
+			s.finishLocked(handshakeError(cfg, err))
+		}
 		return
 	}
 	s.upgrading = false
