@@ -182,7 +182,7 @@ func (s *Socket) openUDPLocked() {
 // pickAddr prefers an address the socket's family can reach.
 func (s *Socket) pickAddr(addrs []netip.Addr) netip.Addr {
 	for _, a := range addrs {
-		if s.family == 6 || a.Unmap().Is4() {
+		if is4 := a.Unmap().Is4(); s.family == 4 && is4 || s.family == 6 && (s.dualStack || !is4) {
 			return a
 		}
 	}
@@ -239,7 +239,7 @@ func (s *Socket) setPeerLocked(address string, port int) *Error {
 	var cerr error
 	err := s.rc.Control(func(fd uintptr) {
 		if sa == nil {
-			cerr = disconnect(int(fd))
+			cerr = disconnect(int(fd), s.boundSockaddr())
 		} else {
 			cerr = unix.Connect(int(fd), sa)
 		}
@@ -319,14 +319,54 @@ func (s *Socket) SendTo(p []byte, address string, port int) (int64, *Error) {
 	return s.buffered, nil
 }
 
-// disconnect dissolves a UDP association: connect(2) with AF_UNSPEC.
-func disconnect(fd int) error {
+// disconnect dissolves a UDP association: connect(2) with AF_UNSPEC. Linux
+// then also gives up a port that was chosen by the kernel (bound as port 0),
+// so the socket is bound again to where it was opened (bound).
+func disconnect(fd int, bound unix.Sockaddr) error {
 	sa := unix.RawSockaddr{Family: unix.AF_UNSPEC}
 	_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(unsafe.Pointer(&sa)), unsafe.Sizeof(sa))
 	if e != 0 {
 		return e
 	}
-	return nil
+	now, err := unix.Getsockname(fd)
+	if err != nil {
+		return err
+	}
+	switch a := now.(type) {
+	case *unix.SockaddrInet4:
+		if a.Port != 0 {
+			return nil
+		}
+	case *unix.SockaddrInet6:
+		if a.Port != 0 {
+			return nil
+		}
+	}
+	if bound == nil {
+		return nil
+	}
+	return unix.Bind(fd, bound)
+}
+
+// boundSockaddr is the address the socket was opened on.
+func (s *Socket) boundSockaddr() unix.Sockaddr {
+	ua, ok := s.udp.LocalAddr().(*net.UDPAddr)
+	if !ok {
+		return nil
+	}
+	if s.family == 4 {
+		sa := &unix.SockaddrInet4{Port: ua.Port}
+		copy(sa.Addr[:], ua.IP.To4())
+		return sa
+	}
+	sa := &unix.SockaddrInet6{Port: ua.Port}
+	copy(sa.Addr[:], ua.IP.To16())
+	if ua.Zone != "" {
+		if ifi, err := net.InterfaceByName(ua.Zone); err == nil {
+			sa.ZoneId = uint32(ifi.Index)
+		}
+	}
+	return sa
 }
 
 func validHostName(h string) bool {
