@@ -302,6 +302,12 @@ func (s *Socket) Close() *Error {
 		s.mu.Unlock()
 		return nil
 	}
+	if s.kind == KindTCP && s.state == StateOpening && len(s.queue) > 0 {
+		// Queued data is still owed: send it once connected, then close.
+		s.closePending = true
+		s.mu.Unlock()
+		return nil
+	}
 	if s.kind != KindTCP || s.state == StateOpening || s.raw == nil {
 		s.finishLocked(nil)
 		s.mu.Unlock()

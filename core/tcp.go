@@ -447,7 +447,7 @@ func (s *Socket) writableLocked() *Error {
 	switch {
 	case s.finished:
 		return Errf(ESTATE, "socket is closed")
-	case s.state == StateClosing:
+	case s.state == StateClosing || s.closePending:
 		return Errf(ESTATE, "socket is closing")
 	case s.wrClosed || s.halfClosePending || s.state == StateHalfClosed:
 		return Errf(ESTATE, "the write side is half-closed")
