@@ -59,6 +59,11 @@ func setBufferSizes(fd, snd, rcv int) error {
 }
 
 func (s *Socket) applyUDPOptions(o UDPOptions) *Error {
+	// Go turns SO_BROADCAST on for every datagram socket; the header's
+	// default is off.
+	if e := s.setOptionLocked(OptBroadcast, int64(b2i(o.Broadcast))); e != nil {
+		return e
+	}
 	if o.TTL > 0 {
 		if e := s.setOptionLocked(OptTTL, int64(o.TTL)); e != nil {
 			return e
