@@ -641,3 +641,51 @@ func TestMulticastErrors(t *testing.T) {
 		t.Error("leave on a closed socket succeeded")
 	}
 }
+
+// The interface list in a namespace whose interfaces are known: addresses
+// with prefix lengths, indexes, flags, and an interface without addresses.
+func TestNetworkList(t *testing.T) {
+	if inNetns(t) {
+		return
+	}
+	if out, err := exec.Command("ip", "link", "add", "w3sa", "type", "veth", "peer", "name", "w3sb").CombinedOutput(); err != nil {
+		t.Fatalf("ip link add: %v: %s", err, out)
+	}
+	list, e := NetworkList()
+	if e != nil {
+		t.Fatal(e)
+	}
+	find := func(name, addr string) *InterfaceAddr {
+		for i := range list {
+			if list[i].Name == name && list[i].Address == addr {
+				return &list[i]
+			}
+		}
+		t.Fatalf("no %s %q in %+v", name, addr, list)
+		return nil
+	}
+	lo := find("lo", "127.0.0.1")
+	if lo.PrefixLength != 8 || lo.Family != 4 || lo.Index != ifIndex(t, "lo") || lo.Flags&(IfUp|IfLoopback|IfMulticast) != IfUp|IfLoopback|IfMulticast {
+		t.Errorf("lo: %+v", lo)
+	}
+	if a := find("lo", "::1"); a.PrefixLength != 128 || a.Family != 6 {
+		t.Errorf("lo ::1: %+v", a)
+	}
+	v := find("veth0", "fd00::1")
+	if v.PrefixLength != 64 || v.Family != 6 || v.Index != ifIndex(t, "veth0") || v.Flags&IfLoopback != 0 ||
+		v.Flags&(IfUp|IfMulticast|IfBroadcast) != IfUp|IfMulticast|IfBroadcast {
+		t.Errorf("veth0: %+v", v)
+	}
+	down := find("w3sa", "")
+	if down.PrefixLength != -1 || down.Family != 0 || down.Flags&IfUp != 0 || down.Index != ifIndex(t, "w3sa") {
+		t.Errorf("interface without addresses: %+v", down)
+	}
+	for _, a := range list {
+		if a.Name == "w3sa" && a.Address != "" {
+			t.Errorf("w3sa listed twice: %+v", a)
+		}
+		if a.Address != "" && a.Family == 6 && strings.HasPrefix(a.Address, "fe80:") && !strings.Contains(a.Address, "%"+a.Name) {
+			t.Errorf("link-local address without its zone: %+v", a)
+		}
+	}
+}
