@@ -13,6 +13,7 @@ package main
 import "C"
 
 import (
+	"runtime/debug"
 	"unsafe"
 
 	"github.com/w3sock/w3sock/core"
@@ -123,6 +124,12 @@ func w3s_shutdown() C.int {
 	}
 	stopAllCallbacks()
 	core.Shutdown()
+	return 0
+}
+
+//export w3s_release_memory
+func w3s_release_memory() C.int {
+	debug.FreeOSMemory() // runs a collection first
 	return 0
 }
 

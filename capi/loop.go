@@ -152,6 +152,11 @@ func (st *loopState) pollInto(out []C.w3s_event, timeout time.Duration) (int, *c
 	for i := range evs {
 		need += len(evs[i].Data) + 1 // +1: NUL after every payload
 	}
+	if st.arenaN > 1<<20 && need < st.arenaN/8 {
+		// A burst grew the arena; give the memory back once traffic is
+		// small again, so an idle loop does not keep it.
+		st.freeArena()
+	}
 	if need > st.arenaN {
 		size := max(need, 64<<10, st.arenaN*2)
 		p := C.realloc(st.arena, C.size_t(size))

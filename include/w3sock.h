@@ -137,6 +137,12 @@ const char *w3s_last_error_message(void);
  * w3s_stats functions returns W3S_ESHUTDOWN. Idempotent; returns W3S_OK. */
 int w3s_shutdown(void);
 
+/* Returns memory the library no longer uses to the operating system (a
+ * garbage collection, then the free pages), like sqlite3_release_memory.
+ * Useful after a burst of traffic; it never has to be called. Blocks the
+ * caller for the collection (milliseconds). Returns W3S_OK. */
+int w3s_release_memory(void);
+
 typedef struct w3s_stats {
     uint32_t size;        /* in: sizeof(w3s_stats_t) */
     uint32_t reserved;
