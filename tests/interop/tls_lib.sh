@@ -7,7 +7,7 @@ EX=$ROOT/build/examples
 for b in tls_client tls_echo_server starttls_server; do
   [ -x "$EX/$b" ] || { echo "missing $EX/$b (run make)"; exit 1; }
 done
-command -v openssl >/dev/null || tests/deps.sh
+tests/deps.sh > /dev/null
 T=$(mktemp -d)
 PIDS=()
 cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"; }
