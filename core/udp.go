@@ -468,6 +468,7 @@ func (s *Socket) countDropped() {
 // bytes reach the receive high-water mark, datagrams are dropped and
 // counted rather than queued without bound.
 func (s *Socket) udpReadLoop() {
+	var batch []datagram
 	for {
 		s.mu.Lock()
 		for !s.finished && s.state != StateClosing && s.paused {
@@ -480,55 +481,67 @@ func (s *Socket) udpReadLoop() {
 		}
 		s.mu.Unlock()
 
-		var data []byte
-		var from unix.Sockaddr
+		// Take every datagram that is ready (up to a batch) per wake-up:
+		// one readiness wait and one lock round for many messages.
+		batch = batch[:0]
 		var rerr error
 		err := s.rc.Read(func(fd uintptr) bool {
 			b := getBuf()
-			var n int
-			for {
-				n, _, _, from, rerr = unix.Recvmsg(int(fd), *b, nil, unix.MSG_DONTWAIT)
-				if rerr != unix.EINTR {
-					break
+			defer putBuf(b)
+			for len(batch) < udpReadBatch {
+				n, _, _, from, e := unix.Recvmsg(int(fd), *b, nil, unix.MSG_DONTWAIT)
+				if e == unix.EINTR {
+					continue
 				}
+				if e == unix.EAGAIN {
+					return len(batch) > 0
+				}
+				if e != nil {
+					rerr = e
+					return true
+				}
+				batch = append(batch, datagram{data: append([]byte(nil), (*b)[:n]...), from: from})
 			}
-			if rerr == unix.EAGAIN {
-				putBuf(b)
-				return false
-			}
-			if rerr == nil {
-				data = make([]byte, n)
-				copy(data, (*b)[:n])
-			}
-			putBuf(b)
 			return true
 		})
 		if err != nil {
-			if errors.Is(err, os.ErrDeadlineExceeded) {
+			if errors.Is(err, os.ErrDeadlineExceeded) && len(batch) == 0 {
 				continue
 			}
-			s.mu.Lock()
-			s.readerRunning = false
-			s.mu.Unlock()
-			return // closed
+			if len(batch) == 0 {
+				s.mu.Lock()
+				s.readerRunning = false
+				s.mu.Unlock()
+				return // closed
+			}
 		}
-		if rerr != nil {
-			// ICMP errors (port unreachable after a send) surface here on a
-			// connected socket; they are not fatal for a datagram socket.
-			continue
-		}
-		addr, port, fam := fromSockaddr(from)
+		// rerr: ICMP errors (port unreachable after a send) surface on a
+		// connected socket; they are not fatal for a datagram socket.
+		_ = rerr
 		s.mu.Lock()
-		if s.undelivered+int64(len(data)) > s.hwmRecv {
-			s.dropped++
-		} else if !s.finished {
-			s.undelivered += int64(len(data))
+		for _, d := range batch {
+			if s.undelivered+int64(len(d.data)) > s.hwmRecv {
+				s.dropped++
+				continue
+			}
+			if s.finished {
+				break
+			}
+			addr, port, fam := fromSockaddr(d.from)
+			s.undelivered += int64(len(d.data))
 			s.msgsIn++
-			s.bytesIn += uint64(len(data))
-			s.emitLocked(Event{Type: EvMessage, Data: data, Addr: addr, Port: port, Family: fam})
+			s.bytesIn += uint64(len(d.data))
+			s.emitLocked(Event{Type: EvMessage, Data: d.data, Addr: addr, Port: port, Family: fam})
 		}
 		s.mu.Unlock()
 	}
+}
+
+const udpReadBatch = 64
+
+type datagram struct {
+	data []byte
+	from unix.Sockaddr
 }
 
 func fromSockaddr(sa unix.Sockaddr) (string, uint16, uint16) {
