@@ -22,7 +22,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PY" -m venv "$VENV"
 fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
-  pytest pytest-timeout uvloop aiosmtpd build setuptools wheel
+  pytest pytest-timeout uvloop aiosmtpd build setuptools wheel mypy
 
 if [ ! -f "$ROOT/build/libw3sock.so" ]; then
   make -C "$ROOT" lib

@@ -8,7 +8,7 @@ import os
 from collections import deque
 from dataclasses import dataclass
 from typing import (Any, AsyncIterator, Deque, Dict, List, Mapping, Optional,
-                    Union)
+                    Tuple, Union)
 
 from . import _ffi as F
 from ._errors import (AbortError, InvalidAccessError, InvalidStateError,
@@ -118,7 +118,7 @@ def _bytes_like(data: Any, what: str = "data") -> Union[bytes, bytearray, memory
         raise TypeError(f"{what} must be bytes-like, not {type(data).__name__}") from None
 
 
-def _ptr_len(data: Union[bytes, bytearray, memoryview]):
+def _ptr_len(data: Union[bytes, bytearray, memoryview]) -> Tuple[Any, int]:
     """A (pointer-ish argument, length) pair for w3s_send without copying bytes."""
     if isinstance(data, bytes):
         return data, len(data)
@@ -396,7 +396,7 @@ class Writable:
     """The writable side: ``await write(data)`` applies backpressure;
     ``close()`` half-closes (FIN after queued data)."""
 
-    def __init__(self, owner: "_Base") -> None:
+    def __init__(self, owner: Any) -> None:
         self._owner = owner
 
     async def write(self, data: Any) -> None:
@@ -761,8 +761,7 @@ class TCPSocket(_Base):
             if not self._secure_expected:
                 self._opened.set_result(self._open_info())
             return
-        remote_address = _check_address("remote_address", remote_address, optional=False)
-        assert remote_address is not None
+        _check_address("remote_address", remote_address, optional=False)
         is_unix = remote_address.startswith("unix:")
         if is_unix:
             if remote_port is not None:
@@ -1255,11 +1254,11 @@ class UDPSocket(_Base):
         for n, v in (("address_reuse", address_reuse), ("loopback", loopback),
                      ("broadcast", broadcast), ("reuse_port", reuse_port)):
             _check_bool(n, v)
-        for n, v in (("multicast_ttl", multicast_ttl), ("ttl", ttl)):
-            if v is not None:
-                if isinstance(v, bool) or not isinstance(v, int):
+        for n, iv in (("multicast_ttl", multicast_ttl), ("ttl", ttl)):
+            if iv is not None:
+                if isinstance(iv, bool) or not isinstance(iv, int):
                     raise TypeError(f"{n} must be an int")
-                if not 0 <= v <= 255:
+                if not 0 <= iv <= 255:
                     raise ValueError(f"{n} must be in 0..255")
         multicast_interface = _check_address("multicast_interface", multicast_interface)
         send_buffer_size = _check_size("send_buffer_size", send_buffer_size)

@@ -24,11 +24,10 @@ import socket as _socket
 import threading
 import time
 from collections import deque
-from typing import Any, Deque, Dict, List, Optional, Tuple, Union
+from typing import Any, Deque, Dict, Optional, Tuple, Union
 
 from . import _ffi as F
-from ._errors import (InvalidAccessError, InvalidStateError, SocketError,
-                      error_from_code)
+from ._errors import InvalidAccessError, InvalidStateError, error_from_code
 
 __all__ = [
     "Socket", "AF_INET", "AF_INET6", "AF_UNIX", "SOCK_STREAM", "SOCK_DGRAM",
@@ -670,7 +669,8 @@ class Socket:
         self.close()
 
     def __repr__(self) -> str:
-        kind = {AF_INET: "AF_INET", AF_INET6: "AF_INET6", AF_UNIX: "AF_UNIX"}[self._family]
+        kind = {int(AF_INET): "AF_INET", int(AF_INET6): "AF_INET6",
+                int(AF_UNIX): "AF_UNIX"}[self._family]
         typ = "SOCK_STREAM" if self._type == SOCK_STREAM else "SOCK_DGRAM"
         return f"<w3sock.sync.Socket {kind} {typ} handle={self.handle}>"
 
@@ -779,4 +779,3 @@ def _as_bytes(data: Any) -> bytes:
 
 atexit.register(_stop_engine)
 
-_unused: List[Any] = [SocketError]
