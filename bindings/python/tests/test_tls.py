@@ -262,3 +262,114 @@ def test_starttls_client_against_aiosmtpd(run, certs):
     was_tls, content = handler.messages[0]
     assert was_tls
     assert b"sent by w3sock after STARTTLS" in content
+
+
+async def _starttls_server_once(srv, certs, results):
+    """Reads one command line; on STARTTLS answers 220 and upgrades."""
+    conn = await srv.listen()
+    line = await conn.readable.readuntil(b"\r\n")
+    results["line"] = line
+    results["unread"] = conn.readable.buffered
+    await conn.writable.write(b"220 go ahead\r\n")
+    try:
+        await conn.start_tls({"cert": certs.server_cert.read_text(),
+                              "key": certs.server_key.read_text()})
+    except w3sock.NetworkError as e:
+        results["error"] = e
+        return
+    results["secure"] = True
+    data = await conn.readable.readuntil(b"\n")
+    results["data"] = data
+    await conn.writable.write(b"secure echo: " + data)
+    conn.close()
+
+
+def test_starttls_plaintext_injection_is_refused(arun, certs):
+    """CVE-2011-0411: bytes pipelined after STARTTLS are not commands; the
+    binding hands them to the handshake, which fails (not TLS)."""
+    import socket
+
+    async def main():
+        srv = w3sock.TCPServerSocket(local_address="127.0.0.1")
+        await srv.opened
+        results = {}
+        task = asyncio.ensure_future(_starttls_server_once(srv, certs, results))
+        s = socket.create_connection(("127.0.0.1", srv.local_port), timeout=10)
+        try:
+            s.sendall(b"STARTTLS\r\nRCPT TO:<injected@example.org>\r\n")
+            await asyncio.wait_for(task, 20)
+        finally:
+            s.close()
+        assert results["line"] == b"STARTTLS\r\n"
+        assert results["unread"] > 0  # the injected line was read with STARTTLS
+        assert "secure" not in results
+        assert results["error"].code_name == "W3S_ETLS_NOT_TLS", results["error"]
+        srv.close()
+
+    arun(main)
+
+
+def test_starttls_racing_client_hello_still_works(arun, certs):
+    """A client that sends its ClientHello right behind STARTTLS (without
+    waiting for 220) still gets a working TLS session."""
+    import socket
+
+    async def main():
+        srv = w3sock.TCPServerSocket(local_address="127.0.0.1")
+        await srv.opened
+        results = {}
+        task = asyncio.ensure_future(_starttls_server_once(srv, certs, results))
+        ctx = _client_ctx(certs)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = ctx.wrap_bio(incoming, outgoing, server_hostname="localhost")
+        try:
+            tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        hello = outgoing.read()
+        loop = asyncio.get_running_loop()
+        s = socket.create_connection(("127.0.0.1", srv.local_port), timeout=10)
+
+        def client():
+            s.sendall(b"STARTTLS\r\n" + hello)  # one write: the race
+            buf = b""
+            while not buf.endswith(b"\r\n"):
+                buf += s.recv(1)
+            assert buf == b"220 go ahead\r\n", buf
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    out = outgoing.read()
+                    if out:
+                        s.sendall(out)
+                    data = s.recv(65536)
+                    if not data:
+                        raise ConnectionError("closed during handshake")
+                    incoming.write(data)
+            s.sendall(outgoing.read())
+            tls.write(b"hello\n")
+            s.sendall(outgoing.read())
+            reply = b""
+            while not reply.endswith(b"\n"):
+                try:
+                    reply += tls.read(1024)
+                except ssl.SSLWantReadError:
+                    data = s.recv(65536)
+                    if not data:
+                        break
+                    incoming.write(data)
+            return reply
+
+        try:
+            reply = await loop.run_in_executor(None, client)
+            await asyncio.wait_for(task, 20)
+        finally:
+            s.close()
+        assert results.get("secure"), results
+        assert results["unread"] > 0  # the ClientHello came with STARTTLS
+        assert reply == b"secure echo: hello\n"
+        srv.close()
+
+    arun(main)
