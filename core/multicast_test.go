@@ -245,6 +245,16 @@ func TestMulticastGroupIPv4(t *testing.T) {
 	if r.got(snd.h, "one") {
 		t.Fatal("the sender, not a member, received its own datagram")
 	}
+	// A wildcard-bound sender with lo as its multicast interface sends
+	// from lo's address (the kernel alone would pick 0.0.0.0 on lo).
+	wo := udpOpts("0.0.0.0", 0)
+	wo.MulticastInterface = "lo"
+	wild := openUDP(t, r, wo)
+	mustSend(t, wild, "wild", g1, port)
+	r.until("'wild'", 5*time.Second, func() bool { return r.got(r1.h, "wild") })
+	if ev := r.message(r1.h, "wild"); ev.Addr != "127.0.0.1" || int(ev.Port) != wild.Info().LocalPort {
+		t.Fatalf("'wild' came from %s:%d", ev.Addr, ev.Port)
+	}
 
 	// r0 leaves g1. r1 and ds stay members on the same port; with the
 	// kernel default IP_MULTICAST_ALL=1 r0 would keep receiving g1.
@@ -266,8 +276,8 @@ func TestMulticastGroupIPv4(t *testing.T) {
 	if r.got(r1.h, "sentinel") || r.got(ds.h, "sentinel") {
 		t.Fatal("a socket that never joined g2 received it")
 	}
-	if got := r.messages(r1.h); len(got) != 2 {
-		t.Fatalf("r1 got %v, want exactly one 'one' and one 'two'", got)
+	if got := r.messages(r1.h); len(got) != 3 {
+		t.Fatalf("r1 got %v, want exactly 'one', 'wild' and 'two'", got)
 	}
 
 	// Closing leaves every group: once the last member is gone, the

@@ -240,7 +240,14 @@ func (s *Socket) setOptionLocked(opt Option, v int64) *Error {
 					return err
 				}
 			}
-			if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, &unix.IPMreqn{Ifindex: int32(iv)}); err != nil {
+			// With the interface's own IPv4 address as well, datagrams carry
+			// it as their source: on lo, whose addresses have host scope,
+			// the kernel would otherwise send from 0.0.0.0.
+			mreq := &unix.IPMreqn{Ifindex: int32(iv)}
+			if iv != 0 {
+				mreq.Address = firstIPv4(iv)
+			}
+			if err := unix.SetsockoptIPMreqn(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_IF, mreq); err != nil {
 				return err
 			}
 			s.mcastIface = iv
@@ -328,4 +335,22 @@ func (s *Socket) GetOption(opt Option) (int64, *Error) {
 		out = b2i(out != 0)
 	}
 	return int64(out), nil
+}
+
+// firstIPv4 is the first IPv4 address of interface index (zero if none).
+func firstIPv4(index int) (a [4]byte) {
+	ifi, err := net.InterfaceByIndex(index)
+	if err != nil {
+		return a
+	}
+	addrs, _ := ifi.Addrs()
+	for _, ad := range addrs {
+		if pn, ok := ad.(*net.IPNet); ok {
+			if ip4 := pn.IP.To4(); ip4 != nil {
+				copy(a[:], ip4)
+				return a
+			}
+		}
+	}
+	return a
 }
