@@ -106,3 +106,28 @@ def test_no_leaked_sockets(run):
         assert w3sock.stats()["sockets"] == base
 
     run(main)
+
+
+def test_sockets_left_on_a_closed_loop_are_reclaimed():
+    from conftest import run_async
+
+    async def leave_open():
+        srv = w3sock.TCPServerSocket(local_address="127.0.0.1")
+        await srv.opened
+        c = w3sock.TCPSocket("127.0.0.1", srv.local_port)
+        await c.opened
+        await srv.listen()
+        return srv.local_port
+
+    async def count():
+        # a new loop's first socket reclaims what the closed loop left
+        u = w3sock.UDPSocket(local_address="127.0.0.1")
+        await u.opened
+        n = w3sock.stats()["sockets"]
+        u.close()
+        await u.closed
+        return n
+
+    base = run_async(count)
+    run_async(leave_open)  # asyncio.run-style: the loop closes, 3 sockets left
+    assert run_async(count) == base

@@ -428,3 +428,28 @@ def test_unix_socket(arun, tmp_path):
         srv.close()
 
     arun(main)
+
+
+def test_send_while_opening_queues(arun):
+    async def main():
+        srv = await _server()
+        sock = w3sock.TCPSocket("127.0.0.1", srv.local_port)
+        assert sock.ready_state == "opening"
+        assert sock.send(b"early ") is True
+        await sock.writable.write(bytearray(b"bird"))
+        conn = await srv.listen()
+        assert await conn.readable.readexactly(10) == b"early bird"
+        await sock.opened
+        # a cancelled listen() does not lose a connection
+        pending = asyncio.ensure_future(srv.listen())
+        await asyncio.sleep(0)
+        pending.cancel()
+        other = w3sock.TCPSocket("127.0.0.1", srv.local_port)
+        await other.opened
+        c2 = await asyncio.wait_for(srv.listen(), 10)
+        assert c2.remote_port == other.local_port
+        for s in (sock, conn, other, c2, srv):
+            s.close()
+        await srv.closed
+
+    arun(main)

@@ -171,6 +171,11 @@ def get_native_loop(aloop: Optional[asyncio.AbstractEventLoop] = None) -> Native
                 "(use w3sock.sync for blocking code)") from None
     nl = _loops.get(id(aloop))
     if nl is None or nl._closed or nl.aloop is not aloop:
+        # native loops left behind by asyncio loops that were closed with
+        # sockets still open: close them (their sockets are aborted)
+        for old in [x for x in _loops.values() if x.aloop.is_closed()]:
+            old.sockets.clear()
+            old.close()
         nl = NativeLoop(aloop)
         _loops[id(aloop)] = nl
     return nl

@@ -942,10 +942,11 @@ class TCPSocket(_Base):
                         self._remote_port, self._local_address, self._local_port, self._alpn)
 
     def _send_bytes(self, data: Any) -> int:
-        if type(data) is not bytes:
-            data = _bytes_like(data)
-        p, n = _ptr_len(data)
-        r = _send(self._handle, p, n)
+        if type(data) is bytes:
+            r = _send(self._handle, data, len(data))
+        else:
+            p, n = _ptr_len(_bytes_like(data))
+            r = _send(self._handle, p, n)
         if r < 0:
             if self._error is not None and r in (F.W3S_ESTATE, F.W3S_EBADF):
                 raise self._error
@@ -1085,6 +1086,11 @@ class TCPServerSocket(_Base):
         self._waiters.append(fut)
         try:
             return await fut
+        except asyncio.CancelledError:
+            # a connection handed to us just before the cancellation is kept
+            if fut.done() and not fut.cancelled() and fut.exception() is None:
+                self._pending.appendleft(fut.result())
+            raise
         finally:
             if fut in self._waiters:
                 self._waiters.remove(fut)
