@@ -373,3 +373,45 @@ def test_starttls_racing_client_hello_still_works(arun, certs):
         srv.close()
 
     arun(main)
+
+
+@pytest.mark.parametrize("version", ["tls1.2", "tls1.3"])
+def test_tls_client_against_openssl_s_server(run, certs, version):
+    import subprocess
+    from conftest import free_port
+
+    port = free_port()
+    flag = "-tls1_2" if version == "tls1.2" else "-tls1_3"
+    proc = subprocess.Popen(
+        ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
+         str(certs.server_cert), "-key", str(certs.server_key), "-rev", "-quiet",
+         "-naccept", "1", flag, "-alpn", "w3s/1"],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        async def main():
+            # bounded wait until s_server listens
+            for _ in range(100):
+                s = w3sock.TCPSocket("127.0.0.1", port, use_secure_transport=True,
+                                     tls=w3sock.TLSOptions(ca=certs.ca, server_name="localhost",
+                                                           alpn=["w3s/1"]))
+                try:
+                    await s.opened
+                    break
+                except w3sock.NetworkError as e:
+                    if e.code_name != "W3S_ECONNREFUSED":
+                        raise
+                    await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("openssl s_server never listened")
+            info = s.get_info()
+            assert info["tls_version"] == version and s.alpn == "w3s/1", info
+            await s.writable.write(b"w3sock over openssl\n")
+            line = await s.readable.readuntil(b"\n")
+            assert line == b"lssnepo revo kcos3w\n", line
+            s.close()
+            await s.closed
+
+        run(main)
+    finally:
+        proc.kill()
+        proc.wait()
