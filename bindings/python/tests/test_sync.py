@@ -210,3 +210,23 @@ def test_sync_errors():
     for x in (c6, c, s6):
         x.close()
     assert sync  # the module is importable as w3sock.sync
+
+
+def test_close_wakes_a_blocked_accept():
+    srv = _listener()
+    result = {}
+
+    def blocked():
+        try:
+            srv.accept(timeout=30)
+        except Exception as e:  # noqa: BLE001 - the test inspects it
+            result["error"] = e
+
+    t = threading.Thread(target=blocked)
+    t.start()
+    # whether accept() is already waiting or not yet called, it must end
+    # with InvalidStateError instead of hanging
+    srv.close()
+    t.join(30)
+    assert not t.is_alive()
+    assert isinstance(result.get("error"), w3sock.InvalidStateError), result
