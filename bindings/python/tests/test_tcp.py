@@ -168,16 +168,14 @@ def test_backpressure_paused_reader_100mb(run, tmp_path):
         last, stable = -1, 0
         for _ in range(300):
             await asyncio.sleep(0.1)
-            got = conn.get_info()["bytes_received"]
-            if got == last:
-                stable += 1
-                if stable >= 10:
-                    break
-            else:
-                stable = 0
+            info = conn.get_info()
+            got = info["bytes_received"]
+            stable = stable + 1 if got == last and info["paused"] else 0
             last = got
+            if stable >= 10:
+                break
         info = conn.get_info()
-        assert stable >= 10, "the sender never stalled"
+        assert stable >= 10, f"the sender never stalled: {info}"
         assert info["bytes_received"] < total // 2, info
         assert info["paused"], "the binding did not pause the native socket"
         assert conn.readable.buffered <= 4 * 1024 * 1024
