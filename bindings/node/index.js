@@ -50,7 +50,7 @@ function stats() {
 
 /** Closes every socket of the library at once (w3s_shutdown). Later calls fail with InvalidStateError. */
 function shutdown() {
-  native.api.shutdown();
+  require('./lib/loop').shutdown();
 }
 
 module.exports = {

@@ -8,6 +8,7 @@
 const native = require('./native');
 const { api, EVENT_SIZE, readHandle, normHandle } = native;
 const { check } = require('./errors');
+const { watchFd } = require('./uv');
 
 const BATCH = 1024;
 const MAX_ROUNDS = 64; // batches per drain before yielding to the JS loop
@@ -24,11 +25,25 @@ class Loop {
     this.draining = false;
     this.closed = false;
     this._drain = () => this.drain();
-    this._notify = native.koffi.register(() => this.schedule(), native.koffi.pointer(native.NotifyCb));
     // Keeps the process alive while any socket is open (ref'd only then).
     this.keepAlive = setInterval(() => {}, 0x7fffffff);
     this.keepAlive.unref();
-    check(api.loop_set_notify(this.handle, this._notify, null));
+    // Wake-ups: watch the loop's eventfd on Node's libuv loop; where that is
+    // not possible (a worker thread), the library's notify callback.
+    this._notify = null;
+    this.watcher = watchFd(check(api.loop_fd(this.handle)), () => this.schedule());
+    this.mode = 'fd';
+    if (this.watcher === null) {
+      this.mode = 'notify';
+      this._notify = native.koffi.register(() => this.schedule(), native.koffi.pointer(native.NotifyCb));
+      check(api.loop_set_notify(this.handle, this._notify, null));
+    }
+  }
+
+  /** Stops watching (before the library closes the fd). */
+  stopWatching() {
+    this.closed = true;
+    if (this.watcher !== null) this.watcher.stop();
   }
 
   add(handle, sock) {
@@ -95,8 +110,22 @@ function hookExit() {
   // The process is going away: let the library abort what is left at once
   // instead of leaving goroutines behind during teardown.
   process.once('exit', () => {
-    if (current !== null && require('node:worker_threads').isMainThread) api.shutdown();
+    if (current !== null && require('node:worker_threads').isMainThread) shutdown();
   });
 }
 
-module.exports = { getLoop, hasLoop, hookExit, Loop };
+/** Stops our fd watcher, then shuts the library down (it closes the fd). */
+function shutdown() {
+  if (current !== null) current.stopWatching();
+  api.shutdown();
+  if (current === null) return;
+  // The library delivers nothing more: every socket is closed now (as by an
+  // abort), so nothing keeps the process alive.
+  for (const [, sock] of [...current.sockets]) {
+    try { sock._onClose(-23); } catch { /* keep closing the others */ }
+  }
+  current.sockets.clear();
+  current.keepAlive.unref();
+}
+
+module.exports = { getLoop, hasLoop, hookExit, shutdown, Loop };

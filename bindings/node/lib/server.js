@@ -22,11 +22,19 @@ class TCPServerSocket extends SocketBase {
     this._opened = deferred();
     this._closed = deferred();
     this._listenWaiters = [];
+    // Accepted sockets wait in this._pending until listen() or a read of
+    // connections takes them (the stream keeps no queue of its own).
+    this._pending = [];
+    this._wanted = 0; // reads of connections waiting
     this._cc = null;
     this._connectionsClosed = false;
     this._connections = new ReadableStream({
       start: (c) => { this._cc = c; },
-      cancel: () => { this._connectionsClosed = true; },
+      pull: () => {
+        if (this._pending.length > 0) this._cc.enqueue(this._pending.shift());
+        else this._wanted++;
+      },
+      cancel: () => { this._connectionsClosed = true; this._wanted = 0; },
     }, { highWaterMark: 0 });
     const loop = SocketBase._loop();
     this._loop = loop;
@@ -52,6 +60,7 @@ class TCPServerSocket extends SocketBase {
 
   /** A Promise of the next accepted TCPSocket (one per call). */
   listen() {
+    if (this._pending.length > 0) return Promise.resolve(this._pending.shift());
     if (this._closedFlag || this._readyState === 'closing') return Promise.reject(stateError('server is closed'));
     const d = deferred();
     this._listenWaiters.push(d);
@@ -108,14 +117,15 @@ class TCPServerSocket extends SocketBase {
 
   _deliver(sock) {
     const w = this._listenWaiters.shift();
-    if (w !== undefined) settle(w, true, sock);
-    else if (this._cc !== null && !this._connectionsClosed) this._cc.enqueue(sock);
-    this.dispatchEvent(new ConnectionEvent('connection', { socket: sock }));
-    if (w === undefined && (this._cc === null || this._connectionsClosed) &&
-        !this._hasConnectionListener) {
-      // Nobody can ever get this socket: do not leak it.
-      sock.close();
+    if (w !== undefined) {
+      settle(w, true, sock);
+    } else if (this._wanted > 0 && !this._connectionsClosed) {
+      this._wanted--;
+      this._cc.enqueue(sock);
+    } else if (!this._hasConnectionListener) {
+      this._pending.push(sock);
     }
+    this.dispatchEvent(new ConnectionEvent('connection', { socket: sock }));
   }
 
   addEventListener(type, listener, options) {
@@ -132,6 +142,12 @@ class TCPServerSocket extends SocketBase {
     const waiters = this._listenWaiters;
     this._listenWaiters = [];
     for (const w of waiters) settle(w, false, abortError('the server was closed'));
+    // Connections nobody took can never be reached now: close them.
+    const pending = this._pending;
+    this._pending = [];
+    for (const sock of pending) {
+      try { if (!sock._closedFlag) sock.close(); } catch { /* library shut down */ }
+    }
     if (this._cc !== null && !this._connectionsClosed) {
       this._connectionsClosed = true;
       try {

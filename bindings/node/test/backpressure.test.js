@@ -5,6 +5,7 @@
 // must stay bounded. Both ends run in one process, so RSS counts both.
 
 const test = require('node:test');
+const { after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const { TCPSocket, TCPServerSocket } = require('..');
@@ -82,3 +83,6 @@ test('paused reader, 100 MB sender: writes block, RSS stays bounded, data intact
   server.close();
   await server.closed;
 });
+
+// A failed test must not leave sockets that keep this file's process alive.
+after(() => require('..').shutdown());

@@ -96,7 +96,7 @@ test('write after the write side closed -> InvalidStateError (native W3S_ESTATE)
 });
 
 test('abort before open -> opened rejects with AbortError', { timeout: 10000 }, async () => {
-  const srv = net.createServer(() => {});
+  const srv = net.createServer((c) => { c.on('error', () => {}); });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
   const sock = new TCPSocket('127.0.0.1', srv.address().port);
   sock.abort();

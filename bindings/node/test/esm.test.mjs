@@ -1,6 +1,6 @@
-import test from 'node:test';
+import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
-import w3sock, { TCPSocket, TCPServerSocket, UDPSocket, version } from '../index.mjs';
+import w3sock, { shutdown, TCPSocket, TCPServerSocket, UDPSocket, version } from '../index.mjs';
 
 test('ESM entry point exports the same classes', async () => {
   assert.equal(TCPSocket, w3sock.TCPSocket);
@@ -16,3 +16,6 @@ test('ESM entry point exports the same classes', async () => {
   server.close();
   await server.closed;
 });
+
+// A failed test must not leave sockets that keep this file's process alive.
+after(() => shutdown());

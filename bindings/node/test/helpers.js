@@ -167,11 +167,18 @@ function checkError(err, name, code) {
 
 const inNetns = process.env.W3S_IN_NETNS === '1';
 
+/** The environment for a child node --test run (not a subtest of ours). */
+function childEnv() {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  return env;
+}
+
 /** Runs `node --test file` inside tests/netns.sh (a fresh network namespace). */
 function runInNetns(file, timeout = 90000) {
   return new Promise((resolve, reject) => {
     const child = spawn('bash', [path.join(REPO, 'tests', 'netns.sh'), process.execPath, '--test',
-      '--test-reporter=tap', file], { cwd: PKG, env: { ...process.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      '--test-reporter=tap', file], { cwd: PKG, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { out += d; });

@@ -1,5 +1,6 @@
 'use strict';
 const test = require('node:test');
+const { after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const net = require('node:net');
@@ -172,8 +173,9 @@ test('events interface: open, message, drain, close; send() hint and bufferedAmo
   });
   assert.equal(sock.onmessage, null);
   await withTimeout(opened, 5000, 'open event');
-  // Fill past the 64 KiB high-water mark: send() says stop, a drain event follows.
-  const big = crypto.randomBytes(512 * 1024);
+  // Fill far past the 64 KiB high-water mark (more than the kernel buffers
+  // take at once): send() says stop, a drain event follows.
+  const big = crypto.randomBytes(16 * 1024 * 1024);
   const drained = new Promise((r) => sock.addEventListener('drain', () => { seen.push('drain'); r(); }, { once: true }));
   const hint = sock.send(big);
   assert.equal(hint, false, 'send() past the high-water mark returns false');
@@ -182,7 +184,7 @@ test('events interface: open, message, drain, close; send() hint and bufferedAmo
   assert.equal(sock.send('tail'), true);
   const total = big.length + 4;
   // Wait until the echo came back completely, then close.
-  for (let i = 0; i < 400 && got < total; i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 800 && got < total; i++) await new Promise((r) => setTimeout(r, 25));
   assert.equal(got, total);
   assert.equal(sha256(Buffer.concat(chunks)), sha256(Buffer.concat([big, Buffer.from('tail')])));
   sock.close();
@@ -323,3 +325,6 @@ test('writable accepts strings, ArrayBuffers and typed arrays; rejects other val
   server.close();
   await server.closed;
 });
+
+// A failed test must not leave sockets that keep this file's process alive.
+after(() => require('..').shutdown());

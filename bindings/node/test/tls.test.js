@@ -1,6 +1,7 @@
 'use strict';
 // TLS and STARTTLS against Node's own tls module (an independent TLS stack).
 const test = require('node:test');
+const { after } = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const net = require('node:net');
@@ -211,3 +212,6 @@ test('STARTTLS server: a w3sock server upgrades, node tls.connect({socket}) is t
   server.close();
   await server.closed;
 });
+
+// A failed test must not leave sockets that keep this file's process alive.
+after(() => require('..').shutdown());

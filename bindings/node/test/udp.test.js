@@ -1,5 +1,6 @@
 'use strict';
 const test = require('node:test');
+const { after } = require('node:test');
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
 const { UDPSocket } = require('..');
@@ -98,3 +99,6 @@ test('UDP argument errors', { timeout: 10000 }, async () => {
   sock.close();
   await sock.closed;
 });
+
+// A failed test must not leave sockets that keep this file's process alive.
+after(() => require('..').shutdown());

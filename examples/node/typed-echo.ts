@@ -1,0 +1,40 @@
+// TypeScript example, checked with `tsc --noEmit`: a typed echo round trip
+// through the stream interface and the events interface.
+import { TCPServerSocket, TCPSocket, UDPSocket, type TCPSocketOpenInfo, type W3SockError } from 'w3sock';
+
+async function echoOnce(message: string): Promise<string> {
+  const server = new TCPServerSocket({ localAddress: '127.0.0.1', backlog: 16 });
+  const { localPort } = await server.opened;
+  server.onconnection = (ev) => {
+    const s: TCPSocket = ev.socket;
+    s.onmessage = (m) => { s.send(m.data); };
+    s.onend = () => s.close();
+  };
+  const sock = new TCPSocket('127.0.0.1', localPort, { noDelay: true, connectTimeout: 5000 });
+  const info: TCPSocketOpenInfo = await sock.opened;
+  const writer = info.writable.getWriter();
+  await writer.write(new TextEncoder().encode(message));
+  await writer.close();
+  let out = '';
+  const reader = info.readable.getReader();
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += new TextDecoder().decode(value);
+  }
+  server.close();
+  return out;
+}
+
+async function datagram(): Promise<void> {
+  const u = new UDPSocket({ localAddress: '127.0.0.1', loopback: false });
+  await u.opened;
+  const ok: boolean = u.send('ping', '127.0.0.1', u.localPort);
+  const { value } = await u.readable.getReader().read();
+  console.log(ok, value?.remoteAddress, value?.remotePort, value?.data.byteLength);
+  u.close();
+}
+
+echoOnce('typed hello').then(datagram).catch((e: W3SockError) => {
+  console.error(e.name, e.code, e.errno, e.detail);
+});
