@@ -1,0 +1,213 @@
+'use strict';
+// w3sock Node binding vs node:net on the same machine, in the same run:
+// ping-pong round trips/s and bulk MB/s (client here, server in a child
+// process), and the cost of one koffi call into a Go export next to a koffi
+// call into libc. Prints figures and ratios; asserts nothing about speed.
+const { spawn } = require('node:child_process');
+const path = require('node:path');
+const net = require('node:net');
+
+const w3sock = require('../../../bindings/node');
+const native = w3sock._native;
+const koffi = native.koffi;
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS || 20000);
+const BULK = Number(process.env.BENCH_BULK_MB || 512) * 1024 * 1024;
+const CHUNK = 64 * 1024;
+
+function startServer(impl, mode, bytes = 0) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'server.js'), impl, mode, String(bytes)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error('server did not start')); }, 10000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /PORT (\d+)/.exec(out);
+      if (m) { clearTimeout(t); resolve({ port: Number(m[1]), child }); }
+    });
+    child.on('error', reject);
+  });
+}
+
+function waitExit(child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) { resolve(); return; }
+    const t = setTimeout(() => { child.kill('SIGKILL'); }, 10000);
+    child.on('exit', () => { clearTimeout(t); resolve(); });
+  });
+}
+
+const msg = Buffer.alloc(64, 0x61);
+
+async function pingpongNet() {
+  const { port, child } = await startServer('net', 'echo');
+  const sock = net.connect({ port, host: '127.0.0.1', noDelay: true });
+  await new Promise((r) => sock.once('connect', r));
+  const t0 = process.hrtime.bigint();
+  await new Promise((resolve) => {
+    let n = 0;
+    let got = 0;
+    sock.on('data', (d) => {
+      got += d.length;
+      while (got >= 64) {
+        got -= 64;
+        if (++n === ROUNDS) { resolve(); return; }
+        sock.write(msg);
+      }
+    });
+    sock.write(msg);
+  });
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  sock.destroy();
+  await waitExit(child);
+  return ROUNDS / dt;
+}
+
+async function pingpongW3sock(streams) {
+  const { port, child } = await startServer(streams ? 'w3sock-streams' : 'w3sock', 'echo');
+  const sock = new w3sock.TCPSocket('127.0.0.1', port);
+  await sock.opened;
+  const t0 = process.hrtime.bigint();
+  if (!streams) {
+    await new Promise((resolve) => {
+      let n = 0;
+      let got = 0;
+      sock.onmessage = (ev) => {
+        got += ev.data.length;
+        while (got >= 64) {
+          got -= 64;
+          if (++n === ROUNDS) { resolve(); return; }
+          sock.send(msg);
+        }
+      };
+      sock.send(msg);
+    });
+  } else {
+    const reader = sock.readable.getReader();
+    const writer = sock.writable.getWriter();
+    let n = 0;
+    let got = 0;
+    writer.write(msg);
+    while (n < ROUNDS) {
+      const { value } = await reader.read();
+      got += value.byteLength;
+      while (got >= 64 && n < ROUNDS) {
+        got -= 64;
+        if (++n < ROUNDS) writer.write(msg);
+      }
+    }
+    reader.releaseLock();
+    writer.releaseLock();
+  }
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  sock.close();
+  await sock.closed;
+  await waitExit(child);
+  return ROUNDS / dt;
+}
+
+async function bulkNet() {
+  const { port, child } = await startServer('net', 'sink', BULK);
+  const sock = net.connect({ port, host: '127.0.0.1' });
+  await new Promise((r) => sock.once('connect', r));
+  const chunk = Buffer.alloc(CHUNK, 1);
+  const done = new Promise((r) => sock.once('data', r));
+  const t0 = process.hrtime.bigint();
+  let sent = 0;
+  await new Promise((resolve) => {
+    const pump = () => {
+      while (sent < BULK) {
+        sent += CHUNK;
+        if (!sock.write(chunk)) { sock.once('drain', pump); return; }
+      }
+      resolve();
+    };
+    pump();
+  });
+  await done;
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  sock.destroy();
+  await waitExit(child);
+  return BULK / 1e6 / dt;
+}
+
+async function bulkW3sock(streams) {
+  const { port, child } = await startServer(streams ? 'w3sock-streams' : 'w3sock', 'sink', BULK);
+  const sock = new w3sock.TCPSocket('127.0.0.1', port);
+  await sock.opened;
+  const chunk = Buffer.alloc(CHUNK, 1);
+  const done = new Promise((r) => { sock.onmessage = r; });
+  const t0 = process.hrtime.bigint();
+  if (streams) {
+    const writer = sock.writable.getWriter();
+    for (let sent = 0; sent < BULK; sent += CHUNK) {
+      await writer.ready;
+      writer.write(chunk);
+    }
+    writer.releaseLock();
+  } else {
+    let sent = 0;
+    await new Promise((resolve) => {
+      const pump = () => {
+        while (sent < BULK) {
+          sent += CHUNK;
+          if (!sock.send(chunk)) { sock.addEventListener('drain', pump, { once: true }); return; }
+        }
+        resolve();
+      };
+      pump();
+    });
+  }
+  await done;
+  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+  sock.close();
+  await sock.closed;
+  await waitExit(child);
+  return BULK / 1e6 / dt;
+}
+
+function callCost() {
+  const libc = koffi.load('libc.so.6');
+  const abs = libc.func('int abs(int)');
+  const api = native.api;
+  const loop = require('../../../bindings/node/lib/loop').getLoop();
+  const buf = Buffer.alloc(104 * 16);
+  const ptr = koffi.address(buf);
+  const time = (fn, n) => {
+    for (let i = 0; i < 1000; i++) fn();
+    const t0 = process.hrtime.bigint();
+    for (let i = 0; i < n; i++) fn();
+    return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+  };
+  // Keep the count modest: a regression (the slow stack-bounds path) costs ~150 µs a call.
+  const probe = time(() => api.version(), 200);
+  const n = probe > 20 ? 2000 : 200000;
+  return {
+    libc: time(() => abs(-5), 200000),
+    version: time(() => api.version(), n),
+    poll: time(() => api.loop_poll(loop.handle, ptr, 16, 0), n),
+  };
+}
+
+(async () => {
+  console.log(`w3sock ${w3sock.version()} (${w3sock.libraryPath}), node ${process.version}`);
+  const c = callCost();
+  console.log(`koffi call: libc abs ${c.libc.toFixed(3)} us | w3s_version ${c.version.toFixed(3)} us | ` +
+    `w3s_loop_poll (empty) ${c.poll.toFixed(3)} us | export/libc ratio ${(c.version / c.libc).toFixed(1)}x`);
+  const ppNet = await pingpongNet();
+  const ppW = await pingpongW3sock(false);
+  const ppWs = await pingpongW3sock(true);
+  console.log(`ping-pong (64 B, ${ROUNDS} round trips, server in a child process):`);
+  console.log(`  node:net                 ${ppNet.toFixed(0)} round trips/s`);
+  console.log(`  w3sock events            ${ppW.toFixed(0)} round trips/s  ratio ${(ppW / ppNet).toFixed(2)}`);
+  console.log(`  w3sock streams           ${ppWs.toFixed(0)} round trips/s  ratio ${(ppWs / ppNet).toFixed(2)}`);
+  const bNet = await bulkNet();
+  const bW = await bulkW3sock(false);
+  const bWs = await bulkW3sock(true);
+  console.log(`bulk (${BULK / 1048576} MiB in 64 KiB writes, client -> child):`);
+  console.log(`  node:net                 ${bNet.toFixed(0)} MB/s`);
+  console.log(`  w3sock events            ${bW.toFixed(0)} MB/s  ratio ${(bW / bNet).toFixed(2)}`);
+  console.log(`  w3sock streams           ${bWs.toFixed(0)} MB/s  ratio ${(bWs / bNet).toFixed(2)}`);
+})().catch((e) => { console.error(e); process.exitCode = 1; });
