@@ -729,6 +729,9 @@ class TCPSocket(_Base):
     once; ``await sock.opened`` waits for the connection (and the TLS
     handshake with ``use_secure_transport``). ``remote_address`` may be
     ``"unix:/path"`` for an AF_UNIX stream socket (the port is then ignored).
+    ``keep_alive_delay`` (enables keep-alive) and ``connect_timeout`` are in
+    seconds; ``high_water_send`` / ``high_water_receive`` are in bytes (1 MiB
+    by default); ``tls`` is a :class:`TLSOptions` or a dict of its fields.
     """
 
     def __init__(self, remote_address: str, remote_port: Optional[int] = None, *,
