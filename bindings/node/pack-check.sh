@@ -8,7 +8,8 @@ cd "$HERE"
 WORK=$(mktemp -d /tmp/w3sock-pack.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 TARBALL=$(npm pack --silent --pack-destination "$WORK" | tail -1)
-tar -tzf "$WORK/$TARBALL" | grep -q 'package/libw3sock.so' || { echo "the tarball lacks libw3sock.so" >&2; exit 1; }
+CONTENTS=$(tar -tzf "$WORK/$TARBALL")
+grep -qx 'package/libw3sock.so' <<<"$CONTENTS" || { echo "the tarball lacks libw3sock.so" >&2; exit 1; }
 mkdir "$WORK/app"
 cd "$WORK/app"
 npm init -y >/dev/null
