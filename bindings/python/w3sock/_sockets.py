@@ -544,13 +544,15 @@ class _Base:
             value = int(value)
         elif not isinstance(value, int):
             raise TypeError("option value must be an int or a bool")
-        if name == "high_water_send" and value > 0:
-            pass
         rc = _lib.w3s_set_option(self._handle, opt, value)
         if rc < 0:
             raise error_from_code(rc, context=f"set_option({name})")
         if name == "high_water_send" and value > 0:
             self._hw_send = value
+        elif name == "high_water_receive" and value > 0:
+            readable = getattr(self, "_readable", None)
+            if isinstance(readable, Readable):
+                readable._hw = value  # the binding's own unread threshold too
 
     def get_option(self, name: str) -> Union[int, bool]:
         opt = _OPTIONS.get(name) if isinstance(name, str) else None
