@@ -196,6 +196,7 @@ def test_backpressure_paused_reader_100mb(run, tmp_path):
         assert n == total
         assert out.decode().strip() == h.hexdigest()
         assert peak < 64 * 1024 * 1024, f"RSS peak growth {peak}"
+        w3sock.release_memory()
         srv.close()
 
     run(main, timeout=180)

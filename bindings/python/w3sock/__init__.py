@@ -35,7 +35,7 @@ __all__ = [
     "SocketError", "NetworkError", "InvalidAccessError", "InvalidStateError",
     "AbortError", "network_interfaces", "open_connection", "start_server",
     "open_unix_connection", "start_unix_server", "StreamReader", "StreamWriter",
-    "Server", "library_version", "library_path", "stats", "shutdown",
+    "Server", "library_version", "library_path", "stats", "shutdown", "release_memory",
     "__version__",
 ]
 
@@ -51,6 +51,16 @@ def library_version() -> str:
 def stats() -> Dict[str, Any]:
     """Live counts from the native core (loops, sockets, goroutines, fds)."""
     return _ffi.stats()
+
+
+def release_memory() -> None:
+    """Returns memory the native core no longer uses to the operating system
+    (after a burst of traffic; never required). Blocks for milliseconds."""
+    if _ffi.HAVE_RELEASE_MEMORY:
+        rc = _ffi.lib.w3s_release_memory()
+        if rc < 0:
+            from ._errors import error_from_code
+            raise error_from_code(rc, context="release_memory")
 
 
 def shutdown() -> None:

@@ -316,6 +316,11 @@ _decl("w3s_err_name", _cp, _i32)
 _decl("w3s_last_error_message", _cp)
 _decl("w3s_shutdown", _i32)
 _decl("w3s_stats", _i32, ctypes.POINTER(Stats))
+try:
+    _decl("w3s_release_memory", _i32)
+    HAVE_RELEASE_MEMORY = True
+except AttributeError:  # pragma: no cover - older library
+    HAVE_RELEASE_MEMORY = False
 _decl("w3s_loop_new", _i64)
 _decl("w3s_loop_close", _i32, _i64)
 _decl("w3s_loop_fd", _i32, _i64)
