@@ -56,11 +56,12 @@ def stats() -> Dict[str, Any]:
 def release_memory() -> None:
     """Returns memory the native core no longer uses to the operating system
     (after a burst of traffic; never required). Blocks for milliseconds."""
-    if _ffi.HAVE_RELEASE_MEMORY:
-        rc = _ffi.lib.w3s_release_memory()
-        if rc < 0:
-            from ._errors import error_from_code
-            raise error_from_code(rc, context="release_memory")
+    if not _ffi.HAVE_RELEASE_MEMORY:
+        raise RuntimeError(f"{_ffi.library_path} predates w3s_release_memory; rebuild it")
+    rc = _ffi.lib.w3s_release_memory()
+    if rc < 0:
+        from ._errors import error_from_code
+        raise error_from_code(rc, context="release_memory")
 
 
 def shutdown() -> None:
