@@ -154,6 +154,13 @@ function copyOut(ptr, len) {
   return b;
 }
 
+// Buffers whose raw addresses sit inside an option struct are invisible to
+// the GC: hold them in a place it sees until the native call returned.
+let held = null;
+function hold(v) {
+  held = v;
+}
+
 function stats() {
   const b = Buffer.alloc(SIZES.stats);
   b.writeUInt32LE(SIZES.stats, 0);
@@ -169,5 +176,6 @@ module.exports = {
   koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut,
   EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
   DEFAULT_HIGH_WATER_SEND,
-  cstr, fixedString, readHandle, normHandle, isNeg, stats,
+  cstr, fixedString, readHandle, normHandle, isNeg, stats, hold,
+  get held() { return held; },
 };

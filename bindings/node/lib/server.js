@@ -38,8 +38,9 @@ class TCPServerSocket extends SocketBase {
     }, { highWaterMark: 0 });
     const loop = SocketBase._loop();
     this._loop = loop;
+    native.hold(keep);
     const h = api.tcp_listen(loop.handle, buf, 0);
-    keep.length;
+    native.hold(null);
     if (isNeg(h)) throw lastError(h);
     this._register(normHandle(h));
     // Binding happened before tcp_listen returned: the port is known now.

@@ -88,8 +88,9 @@ class TCPSocket extends SocketBase {
     this._localPort = o.localPort ?? null;
     const loop = SocketBase._loop();
     this._loop = loop;
+    native.hold(keep); // the option strings stay alive during the call
     const h = api.tcp_connect(loop.handle, remoteAddress, remotePort || 1, buf, 0);
-    keep.length; // the option strings stay alive until here
+    native.hold(null);
     if (isNeg(h)) throw lastError(h);
     this._register(normHandle(h));
   }
@@ -259,9 +260,10 @@ class TCPSocket extends SocketBase {
       const buf = tlsOptions(options, keep, 'options');
       // Received bytes the application has not read belong to the handshake.
       const unread = this._takeUnread();
+      native.hold(keep);
       const rc = unread === null ? api.start_tls(this._handle, buf)
         : api.start_tls_with(this._handle, buf, unread, unread.length);
-      keep.length;
+      native.hold(null);
       if (rc < 0) throw lastError(rc);
       this._tlsPending = deferred();
       return this._tlsPending.promise;

@@ -57,8 +57,9 @@ class UDPSocket extends SocketBase {
     }, { highWaterMark: 1 });
     const loop = SocketBase._loop();
     this._loop = loop;
+    native.hold(keep);
     const h = api.udp_open(loop.handle, buf, 0);
-    keep.length;
+    native.hold(null);
     if (isNeg(h)) throw lastError(h);
     this._register(normHandle(h));
     const info = readInfo(this._handle);
