@@ -254,3 +254,40 @@ func TestSendFile(t *testing.T) {
 }
 
 var _ = io.EOF
+
+// IPv6 literals work, and a name whose first address refuses falls back to
+// the next: "localhost" resolves to ::1 and 127.0.0.1 (where /etc/hosts
+// has both), and only the IPv4 listener exists.
+func TestIPv6AndFallback(t *testing.T) {
+	r := newRecorder(t)
+	r.echoServer()
+	o := DefaultTCPOptions()
+	o.LocalAddress = "::1"
+	ln6, e := Listen(r.l, o, 0)
+	if e != nil {
+		t.Fatal(e)
+	}
+	c6, _ := Connect(r.l, "::1", ln6.Info().LocalPort, DefaultTCPOptions(), 0)
+	c6.Send([]byte("six"))
+	c6.HalfClose()
+	r.until("v6 echo", 5*time.Second, func() bool { return r.has(c6.h, EvClose) })
+	if string(r.data[c6.h]) != "six" || r.first(c6.h, EvOpen) == nil {
+		t.Fatalf("v6: %q %s", r.data[c6.h], r.summary())
+	}
+	if in := ln6.Info(); in.Family != 6 || in.LocalAddress != "::1" {
+		t.Fatalf("listener info %+v", in)
+	}
+	_, port4 := r.listen(DefaultTCPOptions()) // 127.0.0.1 only
+	c, _ := Connect(r.l, "localhost", port4, DefaultTCPOptions(), 0)
+	c.Send([]byte("by name"))
+	c.HalfClose()
+	r.until("echo by name", 10*time.Second, func() bool { return r.has(c.h, EvClose) })
+	if string(r.data[c.h]) != "by name" || r.has(c.h, EvError) {
+		t.Fatalf("by name: %q %s", r.data[c.h], r.summary())
+	}
+	bad, _ := Connect(r.l, "no-such-host.invalid", 80, DefaultTCPOptions(), 0)
+	r.until("resolution failure", 20*time.Second, func() bool { return r.has(bad.h, EvClose) })
+	if ev := r.first(bad.h, EvError); ev == nil || ev.Code != ENOTFOUND {
+		t.Fatalf("unknown host: %s", r.summary())
+	}
+}

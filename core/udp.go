@@ -295,6 +295,10 @@ func (s *Socket) SendTo(p []byte, address string, port int) (int64, *Error) {
 		return 0, Errf(ESTATE, "socket is closing")
 	case address == "" && !s.connected && s.state == StateOpen:
 		return 0, Errf(ENOTCONN, "no destination: give an address or set a peer")
+	case address != "" && s.connected && !s.isPeerLocked(address, port):
+		// Connected mode means one peer: replies from anyone else would be
+		// filtered out, so sending elsewhere is refused, not silently done.
+		return 0, Errf(EISCONN, "socket is connected to %s; send without an address or remove the peer first", s.peer)
 	}
 	if address == "" {
 		dest = nil
@@ -317,6 +321,15 @@ func (s *Socket) SendTo(p []byte, address string, port int) (int64, *Error) {
 	}
 	s.kickWriterLocked()
 	return s.buffered, nil
+}
+
+// isPeerLocked reports whether address:port is the connected peer.
+func (s *Socket) isPeerLocked(address string, port int) bool {
+	a, err := netip.ParseAddr(address)
+	if err != nil || s.peer == nil {
+		return false
+	}
+	return a.Unmap() == s.peer.AddrPort().Addr().Unmap() && port == s.peer.Port
 }
 
 // disconnect dissolves a UDP association: connect(2) with AF_UNSPEC. Linux

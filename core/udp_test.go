@@ -317,3 +317,35 @@ func TestUDPBadInput(t *testing.T) {
 		}
 	}
 }
+
+// A connected socket has one peer: another destination is refused with
+// EISCONN, the peer's own address is accepted, and after the peer is
+// removed any destination works again.
+func TestUDPConnectedRefusesOtherDestination(t *testing.T) {
+	r := newRecorder(t)
+	o := DefaultUDPOptions()
+	o.LocalAddress = "127.0.0.1"
+	peer, e := OpenUDP(r.l, o, 0)
+	if e != nil {
+		t.Fatal(e)
+	}
+	pport := peer.Info().LocalPort
+	o.RemoteAddress, o.RemotePort = "127.0.0.1", pport
+	c, e := OpenUDP(r.l, o, 0)
+	if e != nil {
+		t.Fatal(e)
+	}
+	if _, e := c.SendTo([]byte("x"), "127.0.0.1", pport+1); e == nil || e.Code != EISCONN {
+		t.Fatalf("send to another port: %v", e)
+	}
+	if _, e := c.SendTo([]byte("to the peer"), "127.0.0.1", pport); e != nil {
+		t.Fatalf("send to the peer by address: %v", e)
+	}
+	r.until("datagram", 5*time.Second, func() bool { return r.has(peer.h, EvMessage) })
+	if e := c.SetPeer("", 0); e != nil {
+		t.Fatal(e)
+	}
+	if _, e := c.SendTo([]byte("x"), "127.0.0.1", pport+1); e != nil {
+		t.Fatalf("after removing the peer: %v", e)
+	}
+}

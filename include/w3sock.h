@@ -350,9 +350,13 @@ int w3s_set_user_data(int64_t h, uint64_t user_data);
 int64_t w3s_send(int64_t h, const void *data, size_t len);
 
 /* UDP: sends one datagram to address:port (address NULL: the connected
- * peer). Returns the bytes still buffered (>= 0).
- * Errors: W3S_EBADF, W3S_EINVAL, W3S_EADDR, W3S_ENOTSUP (not UDP),
- * W3S_EISCONN, W3S_EMSGSIZE, W3S_ESTATE. */
+ * peer; a host name is resolved off the caller's thread). Returns the bytes
+ * still buffered (>= 0). A queued datagram the network refuses later is
+ * dropped and counted in w3s_info.messages_dropped.
+ * Errors: W3S_EBADF, W3S_EINVAL, W3S_EADDR, W3S_EFAMILY (IPv6 address on an
+ * IPv4 socket), W3S_ENOTSUP (not UDP), W3S_EISCONN (connected socket and
+ * another destination), W3S_ENOTCONN, W3S_EMSGSIZE, W3S_EACCES (broadcast
+ * without the broadcast option), W3S_ESTATE. */
 int64_t w3s_send_to(int64_t h, const void *data, size_t len,
                     const char *address, int port);
 
@@ -404,7 +408,7 @@ int w3s_start_tls_with(int64_t h, const w3s_tls_options *opts,
                        const void *unread, size_t len);
 
 /* UDP: sets or (address NULL) removes the connected peer.
- * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EADDR, W3S_EINVAL. */
+ * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EADDR, W3S_EFAMILY, W3S_EINVAL. */
 int w3s_udp_set_peer(int64_t h, const char *address, int port);
 
 /* ------------------------------------------------------------------------ */
