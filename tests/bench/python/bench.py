@@ -22,7 +22,7 @@ CHUNK = 256 * 1024
 
 
 def new_loop(kind):
-    if kind == "uvloop":
+    if kind in ("uvloop", "w3sock-uvloop"):
         import uvloop
         return uvloop.new_event_loop()
     return asyncio.new_event_loop()
@@ -147,7 +147,7 @@ async def client_w3sock(port, roundtrips, total):
 
 
 def run_kind(kind, roundtrips, total):
-    server_kind = "w3sock" if kind == "w3sock" else kind
+    server_kind = kind
     env = dict(os.environ)
     p = subprocess.Popen([sys.executable, __file__, "--serve", server_kind],
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
@@ -155,7 +155,7 @@ def run_kind(kind, roundtrips, total):
         port = int(p.stdout.readline())
         loop = new_loop(kind)
         try:
-            client = client_w3sock if kind == "w3sock" else client_asyncio
+            client = client_w3sock if kind.startswith("w3sock") else client_asyncio
             return loop.run_until_complete(
                 asyncio.wait_for(client(port, roundtrips, total), 300))
         finally:
@@ -174,20 +174,21 @@ def main():
     ap.add_argument("--roundtrips", type=int, default=10000)
     ap.add_argument("--megabytes", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--kinds", default="w3sock,asyncio,uvloop")
+    ap.add_argument("--kinds", default="w3sock,asyncio,w3sock-uvloop,uvloop",
+                    help="w3sock / w3sock-uvloop: the binding on the default loop / on "
+                         "uvloop; asyncio / uvloop: asyncio streams on that loop")
     args = ap.parse_args()
     if args.serve:
-        loop = new_loop(args.serve if args.serve != "w3sock" else "asyncio")
-        fn = serve_w3sock if args.serve == "w3sock" else serve_asyncio
+        loop = new_loop(args.serve)
+        fn = serve_w3sock if args.serve.startswith("w3sock") else serve_asyncio
         loop.run_until_complete(fn())
         return
     kinds = [k for k in args.kinds.split(",") if k]
-    if "uvloop" in kinds:
-        try:
-            import uvloop  # noqa: F401
-        except ImportError:
-            kinds.remove("uvloop")
-            print("(uvloop not installed: skipped)")
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        kinds = [k for k in kinds if "uvloop" not in k]
+        print("(uvloop not installed: its kinds are left out)")
     total = args.megabytes * 1024 * 1024
     runs = {k: [] for k in kinds}
     # the kinds take turns, so a burst of load elsewhere hits them alike
@@ -197,20 +198,25 @@ def main():
     results = {}
     print(f"best of {args.repeat} runs each ({args.roundtrips} round trips of {MSG} bytes; "
           f"{args.megabytes} MiB bulk), server in a child process, 127.0.0.1")
-    print(f"{'kind':10s} {'ping-pong rt/s':>16s} {'bulk MB/s':>12s}   all runs (rt/s | MB/s)")
+    print(f"{'kind':14s} {'ping-pong rt/s':>16s} {'bulk MB/s':>12s}   all runs (rt/s | MB/s)")
     for k in kinds:
         pp = max(r[0] for r in runs[k])
         bulk = max(r[1] for r in runs[k])
         results[k] = (pp, bulk)
         every = " ".join(f"{r[0]:.0f}" for r in runs[k]) + " | " + \
             " ".join(f"{r[1]:.0f}" for r in runs[k])
-        print(f"{k:10s} {pp:16.0f} {bulk:12.1f}   {every}")
+        print(f"{k:14s} {pp:16.0f} {bulk:12.1f}   {every}")
     if "w3sock" in results and "asyncio" in results:
         w, a = results["w3sock"], results["asyncio"]
         print(f"ratio w3sock/asyncio: ping-pong {w[0] / a[0]:.2f}x, bulk {w[1] / a[1]:.2f}x")
-    if "w3sock" in results and "uvloop" in results:
-        w, u = results["w3sock"], results["uvloop"]
-        print(f"ratio w3sock/uvloop:  ping-pong {w[0] / u[0]:.2f}x, bulk {w[1] / u[1]:.2f}x")
+    if "w3sock-uvloop" in results and "asyncio" in results:
+        w, a = results["w3sock-uvloop"], results["asyncio"]
+        print(f"ratio w3sock-uvloop/asyncio: ping-pong {w[0] / a[0]:.2f}x, "
+              f"bulk {w[1] / a[1]:.2f}x")
+    if "w3sock-uvloop" in results and "uvloop" in results:
+        w, u = results["w3sock-uvloop"], results["uvloop"]
+        print(f"ratio w3sock-uvloop/uvloop: ping-pong {w[0] / u[0]:.2f}x, "
+              f"bulk {w[1] / u[1]:.2f}x")
 
 if __name__ == "__main__":
     main()
