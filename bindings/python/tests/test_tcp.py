@@ -452,3 +452,24 @@ def test_send_while_opening_queues(arun):
         await srv.closed
 
     arun(main)
+
+
+def test_dual_stack_server_and_ipv6(arun):
+    async def main():
+        srv = w3sock.TCPServerSocket(local_port=0)  # any address, both families
+        await srv.opened
+        for host in ("127.0.0.1", "::1", "localhost"):
+            c = w3sock.TCPSocket(host, srv.local_port)
+            await c.opened
+            conn = await srv.listen()
+            c.send(host.encode())
+            c.half_close()
+            assert await conn.readable.read() == host.encode()
+            if host == "::1":
+                assert conn.remote_address == "::1" and c.remote_address == "::1"
+            conn.close()
+            await c.closed
+        srv.close()
+        await srv.closed
+
+    arun(main)
