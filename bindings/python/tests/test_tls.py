@@ -415,3 +415,32 @@ def test_tls_client_against_openssl_s_server(run, certs, version):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_tls_client_certificate_to_python_server(run, certs):
+    async def main():
+        seen = {}
+
+        async def handle(reader, writer):
+            cert = writer.get_extra_info("peercert")
+            seen["subject"] = dict(x[0] for x in cert["subject"])
+            writer.write(await reader.readline())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0,
+                                            ssl=_server_ctx(certs, require_client=True))
+        port = server.sockets[0].getsockname()[1]
+        tls = w3sock.TLSOptions(ca=certs.ca, cert=certs.client_cert, key=certs.client_key,
+                                server_name="localhost", min_version="tls1.3")
+        s = w3sock.TCPSocket("127.0.0.1", port, use_secure_transport=True, tls=tls)
+        await s.opened
+        assert s.get_info()["tls_version"] == "tls1.3"
+        await s.writable.write(b"with a client certificate\n")
+        assert await s.readable.read() == b"with a client certificate\n"
+        assert seen["subject"]["commonName"] == "w3sock client"
+        s.close()
+        server.close()
+        await server.wait_closed()
+
+    run(main)
