@@ -28,16 +28,41 @@ class Loop {
     // Keeps the process alive while any socket is open (ref'd only then).
     this.keepAlive = setInterval(() => {}, 0x7fffffff);
     this.keepAlive.unref();
-    // Wake-ups: watch the loop's eventfd on Node's libuv loop; where that is
-    // not possible (a worker thread), the library's notify callback.
+    // Wake-ups: watch the loop's eventfd on Node's libuv loop. Where that is
+    // not possible (a worker thread has its own libuv loop), a blocking
+    // w3s_loop_poll runs as a koffi async call on libuv's thread pool and
+    // hands its batch to this thread. W3SOCK_WAKE=notify selects the
+    // library's notify callback instead (see README: it can deadlock with
+    // the current core), W3SOCK_WAKE=async forces the async poll.
+    const want = process.env.W3SOCK_WAKE || (process.env.W3SOCK_NOTIFY === '1' ? 'notify' : 'fd');
     this._notify = null;
-    this.watcher = watchFd(check(api.loop_fd(this.handle)), () => this.schedule());
-    this.mode = 'fd';
-    if (this.watcher === null) {
-      this.mode = 'notify';
+    this.asyncPending = false;
+    this.watcher = want === 'fd' ? watchFd(check(api.loop_fd(this.handle)), () => this.schedule()) : null;
+    this.mode = this.watcher !== null ? 'fd' : (want === 'notify' ? 'notify' : 'async');
+    if (this.mode === 'notify') {
       this._notify = native.koffi.register(() => this.schedule(), native.koffi.pointer(native.NotifyCb));
       check(api.loop_set_notify(this.handle, this._notify, null));
     }
+    this._onAsync = (err, n) => {
+      this.asyncPending = false;
+      if (err || n < 0 || this.closed) return;
+      this.draining = true;
+      try {
+        this.dispatch(n);
+      } finally {
+        this.draining = false;
+      }
+      this.drain(); // what else is queued, without waiting; re-arms at its end
+    };
+  }
+
+  /** Async mode: one blocking poll in flight while any socket is open. */
+  arm() {
+    // Never while the buffer is being read (a handler may open a socket).
+    if (this.mode !== 'async' || this.asyncPending || this.draining || this.scheduled ||
+        this.closed || this.sockets.size === 0) return;
+    this.asyncPending = true;
+    api.loop_poll.async(this.handle, this.ptr, BATCH, -1, this._onAsync);
   }
 
   /** Stops watching (before the library closes the fd). */
@@ -51,45 +76,56 @@ class Loop {
     if (this.sockets.size === 1) this.keepAlive.ref();
     // Events may already be queued (e.g. an immediate error) with no notify
     // to come if the queue was not empty: make sure we look.
-    this.schedule();
+    if (this.mode === 'async') this.arm(); else this.schedule();
   }
 
   remove(handle) {
-    if (this.sockets.delete(handle) && this.sockets.size === 0) this.keepAlive.unref();
+    if (this.sockets.delete(handle) && this.sockets.size === 0) {
+      this.keepAlive.unref();
+      // Let the blocking poll return so nothing holds the process.
+      if (this.asyncPending) api.loop_wake(this.handle);
+    }
   }
 
   schedule() {
-    if (this.scheduled || this.closed) return;
+    // In async mode the blocking poll owns the buffer while it is in flight.
+    if (this.scheduled || this.closed || this.asyncPending) return;
     this.scheduled = true;
     setImmediate(this._drain);
   }
 
   drain() {
     this.scheduled = false;
-    if (this.draining || this.closed) return;
+    if (this.draining || this.closed || this.asyncPending) return;
     this.draining = true;
-    const buf = this.buf;
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
         const n = api.loop_poll(this.handle, this.ptr, BATCH, 0);
         if (n <= 0) return; // 0: empty; < 0: shut down (nothing more will come)
-        for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
-          const h = readHandle(buf, off);
-          const sock = this.sockets.get(h);
-          if (sock === undefined) continue;
-          const type = buf.readInt32LE(off + 16);
-          try {
-            sock._event(type, buf, off, h);
-          } catch (err) {
-            // A bug in a handler must not lose the rest of the batch.
-            process.nextTick(() => { throw err; });
-          }
-        }
+        this.dispatch(n);
         if (n < BATCH) return;
       }
       this.schedule(); // more pending: continue after other JS work
     } finally {
       this.draining = false;
+      if (this.mode === 'async') this.arm();
+    }
+  }
+
+  /** Hands the n events in the buffer to their sockets (payloads copied out). */
+  dispatch(n) {
+    const buf = this.buf;
+    for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
+      const h = readHandle(buf, off);
+      const sock = this.sockets.get(h);
+      if (sock === undefined) continue;
+      const type = buf.readInt32LE(off + 16);
+      try {
+        sock._event(type, buf, off, h);
+      } catch (err) {
+        // A bug in a handler must not lose the rest of the batch.
+        process.nextTick(() => { throw err; });
+      }
     }
   }
 }

@@ -246,7 +246,16 @@ class TCPSocket extends SocketBase {
   resume() {
     if (this._closedFlag) return;
     this._suspended = false;
-    if (!this._flowPaused) check(api.resume(this._handle));
+    if (this._eventMode && this._queue.length > 0) {
+      const pending = this._queue;
+      this._queue = [];
+      this._queued = 0;
+      for (const data of pending) {
+        if (this._suspended) { this._queue.push(data); this._queued += data.byteLength; continue; }
+        this.dispatchEvent(new SocketMessageEvent('message', { data }));
+      }
+    }
+    if (!this._flowPaused && !this._suspended) check(api.resume(this._handle));
   }
 
   /** STARTTLS: upgrades the open connection; resolves when the handshake is done. */
@@ -402,7 +411,13 @@ class TCPSocket extends SocketBase {
   _onData(data) {
     if (this._discard) return;
     if (this._eventMode) {
-      this.dispatchEvent(new SocketMessageEvent('message', { data }));
+      // suspend() means no message events: what was already read waits.
+      if (this._suspended || this._queue.length > 0) {
+        this._queue.push(data);
+        this._queued += data.byteLength;
+      } else {
+        this.dispatchEvent(new SocketMessageEvent('message', { data }));
+      }
       return;
     }
     if (this._readableClosed) return;

@@ -34,7 +34,7 @@ try {
  * uses the library's notify callback).
  */
 function watchFd(fd, onReadable) {
-  if (uv === null || process.env.W3SOCK_NOTIFY === '1') return null;
+  if (uv === null) return null;
   const { isMainThread } = require('node:worker_threads');
   if (!isMainThread) return null;
   // The handle lives as long as the process: an off-heap Buffer never moves.
