@@ -178,7 +178,7 @@ func (s *Socket) adopt(c net.Conn, tc *tls.Conn) {
 	ns.attachLocked(c)
 	addr, port, fam := remoteOf(c)
 	s.msgsIn++
-	s.emitLocked(Event{Type: EvConnection, Accepted: ns.h, Addr: addr, Port: port, Family: fam})
+	s.emitLocked(Event{Type: EvConnection, Accepted: ns.h, Addr: addr, Port: port, Family: fam, acc: ns})
 	if tc != nil {
 		ns.setSecureLocked(tc)
 	}

@@ -60,27 +60,37 @@ type Event struct {
 	Family   uint16 // 4, 6, 1 (unix), 0
 
 	sock *Socket
+	acc  *Socket // CONNECTION: the accepted socket
 	buf  *[]byte // pooled buffer behind Data, returned by Release
 }
 
-// Loop is an event queue with a descriptor that is readable while events
-// are pending. Producers are socket goroutines; the consumer is whoever
-// polls. The queue itself never blocks a producer: memory is bounded by the
-// sockets' receive high-water marks, not by the queue.
+// Loop is an event queue plus the plain TCP sockets whose data the polling
+// thread reads itself. Its descriptor is an epoll instance holding the
+// queue's eventfd and those sockets (level-triggered), so it is readable
+// while events are pending or a socket has data. Reading on the polling
+// thread spares every hop a wake-up of a reader goroutine and spares idle
+// connections a goroutine each. TLS and UDP sockets, and every socket of a
+// loop in notify mode, are read by goroutines that queue their events.
+// The queue never blocks a producer: memory is bounded by the sockets'
+// receive high-water marks, not by the queue.
 type Loop struct {
-	h   Handle
-	efd int
+	h    Handle
+	efd  int // eventfd: readable while the queue is not empty
+	epfd int // epoll: efd and the host-read sockets
 
-	mu      sync.Mutex
-	q       []Event
-	head    int
-	closed  bool
-	woken   bool
-	notify  func()
-	sockets map[*Socket]struct{}
-
-	wake chan struct{} // capacity 1: poke a waiting Poll
-	done chan struct{} // closed by Close
+	mu        sync.Mutex
+	q         []Event
+	head      int
+	closed    bool
+	woken     bool
+	polling   int // Polls in progress (Close waits for them)
+	idle      *sync.Cond
+	notify    func()
+	notifyCh  chan struct{} // wakes the notifier goroutine (capacity 1)
+	hostReads bool          // plain TCP sockets are read by the polling thread
+	sockets   map[*Socket]struct{}
+	watched   map[int32]*Socket // host-read sockets by descriptor
+	ready     []unix.EpollEvent
 }
 
 // NewLoop makes a loop and registers its handle.
@@ -92,7 +102,21 @@ func NewLoop() (*Loop, error) {
 	if err != nil {
 		return nil, AsError(err)
 	}
-	l := &Loop{efd: efd, wake: make(chan struct{}, 1), done: make(chan struct{}), sockets: make(map[*Socket]struct{})}
+	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		unix.Close(efd)
+		return nil, AsError(err)
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(efd)}
+	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, efd, &ev); err != nil {
+		unix.Close(efd)
+		unix.Close(epfd)
+		return nil, AsError(err)
+	}
+	l := &Loop{efd: efd, epfd: epfd, hostReads: true,
+		sockets: make(map[*Socket]struct{}), watched: make(map[int32]*Socket),
+		ready: make([]unix.EpollEvent, 256)}
+	l.idle = sync.NewCond(&l.mu)
 	l.h = handles.add(l)
 	return l, nil
 }
@@ -100,15 +124,87 @@ func NewLoop() (*Loop, error) {
 // Handle names the loop across the ABI.
 func (l *Loop) Handle() Handle { return l.h }
 
-// FD is the eventfd that is readable while events are pending.
-func (l *Loop) FD() int { return l.efd }
+// FD is readable while events are pending or a host-read socket has data.
+func (l *Loop) FD() int { return l.epfd }
 
 // SetNotify installs fn, called (outside any lock) when the queue goes from
-// empty to non-empty. nil removes it.
+// empty to non-empty. nil removes it. A host that is only notified does not
+// watch the descriptor, so socket readiness would go unseen: from then on
+// every socket of the loop is read by a goroutine that queues its data.
+//
+// fn runs on a notifier goroutine of its own, never under a lock of the
+// library: a host whose notify blocks until its own thread runs it (koffi's
+// foreign-thread callbacks do) may meanwhile call into the library.
 func (l *Loop) SetNotify(fn func()) {
 	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	if l.notifyCh != nil {
+		close(l.notifyCh)
+		l.notifyCh = nil
+	}
 	l.notify = fn
+	if fn != nil {
+		ch := make(chan struct{}, 1)
+		l.notifyCh = ch
+		go func() {
+			for range ch {
+				fn()
+			}
+		}()
+		if len(l.q) > l.head {
+			ch <- struct{}{} // events are already waiting
+		}
+	}
+	var moved []*Socket
+	if fn != nil && l.hostReads {
+		l.hostReads = false
+		for s := range l.sockets {
+			moved = append(moved, s)
+		}
+	}
 	l.mu.Unlock()
+	for _, s := range moved {
+		s.leaveHostReads()
+	}
+}
+
+// usesHostReads reports whether new plain TCP sockets are read by the
+// polling thread.
+func (l *Loop) usesHostReads() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.hostReads && !l.closed
+}
+
+// watch adds a host-read socket's descriptor to the epoll set.
+func (l *Loop) watch(s *Socket, fd int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+		return false
+	}
+	l.watched[int32(fd)] = s
+	return true
+}
+
+// unwatch removes it again (before the descriptor is closed).
+func (l *Loop) unwatch(fd int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.watched[int32(fd)]; !ok {
+		return
+	}
+	delete(l.watched, int32(fd))
+	if !l.closed {
+		unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	}
 }
 
 var eventfdOne = [8]byte{1}
@@ -124,95 +220,159 @@ func (l *Loop) push(ev Event) bool {
 	}
 	wasEmpty := len(l.q) == l.head
 	l.q = append(l.q, ev)
-	var notify func()
 	if wasEmpty {
 		unix.Write(l.efd, eventfdOne[:])
-		notify = l.notify
+		if l.notifyCh != nil {
+			select {
+			case l.notifyCh <- struct{}{}:
+			default: // a notification is already pending
+			}
+		}
 	}
 	l.mu.Unlock()
-	if wasEmpty {
-		select {
-		case l.wake <- struct{}{}:
-		default:
-		}
-		if notify != nil {
-			notify()
-		}
-	}
 	return true
 }
 
 // Wake makes a waiting Poll return (with no events if none are pending).
 func (l *Loop) Wake() {
 	l.mu.Lock()
-	l.woken = true
-	l.mu.Unlock()
-	select {
-	case l.wake <- struct{}{}:
-	default:
+	defer l.mu.Unlock()
+	if l.closed {
+		return
 	}
+	l.woken = true
+	unix.Write(l.efd, eventfdOne[:])
+}
+
+// resetEventfdLocked clears the eventfd once nothing is queued or woken.
+func (l *Loop) resetEventfdLocked() {
+	var b [8]byte
+	unix.Read(l.efd, b[:])
 }
 
 // Poll moves up to len(dst) events into dst, waiting up to timeout for the
-// first (negative: forever). It returns the count, or EBADF once closed.
+// first (negative: forever). Queued events come first, then data read from
+// the host-read sockets that are readable. It returns the count, or EBADF
+// once the loop is closed.
 func (l *Loop) Poll(dst []Event, timeout time.Duration) (int, *Error) {
-	var timer *time.Timer
-	for {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0, Errf(EBADF, "loop is closed")
+	}
+	l.polling++
+	l.mu.Unlock()
+	defer func() {
 		l.mu.Lock()
-		if l.closed {
-			l.mu.Unlock()
-			return 0, Errf(EBADF, "loop is closed")
-		}
-		if pending := len(l.q) - l.head; pending > 0 {
-			n := copy(dst, l.q[l.head:])
-			clear(l.q[l.head : l.head+n])
-			l.head += n
-			if l.head == len(l.q) {
-				l.q = l.q[:0]
-				l.head = 0
-				var b [8]byte
-				unix.Read(l.efd, b[:])
-			} else if l.head > 4096 && l.head > len(l.q)/2 {
-				m := copy(l.q, l.q[l.head:])
-				clear(l.q[m:])
-				l.q = l.q[:m]
-				l.head = 0
-			}
-			l.mu.Unlock()
-			if timer != nil {
-				timer.Stop()
-			}
-			for i := range dst[:n] {
-				dst[i].sock.delivered(&dst[i])
-			}
-			return n, nil
-		}
-		if l.woken {
-			l.woken = false
-			l.mu.Unlock()
-			return 0, nil
+		l.polling--
+		if l.polling == 0 {
+			l.idle.Broadcast()
 		}
 		l.mu.Unlock()
-		if timeout == 0 {
-			return 0, nil
+	}()
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(timeout)
+	}
+	for {
+		n, closed, woken := l.takeQueued(dst)
+		if closed {
+			return 0, Errf(EBADF, "loop is closed")
 		}
-		if timeout < 0 {
-			select {
-			case <-l.wake:
-			case <-l.done:
+		if n < len(dst) {
+			n += l.readReady(dst[n:])
+		}
+		if n > 0 || woken || timeout == 0 {
+			return n, nil
+		}
+		ms := -1
+		if timeout > 0 {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return 0, nil
 			}
-			continue
+			ms = int((left + time.Millisecond - 1) / time.Millisecond)
 		}
-		if timer == nil {
-			timer = time.NewTimer(timeout)
-		}
-		select {
-		case <-l.wake:
-		case <-l.done:
-		case <-timer.C:
-			return 0, nil
+		var evs [1]unix.EpollEvent
+		if _, err := unix.EpollWait(l.epfd, evs[:], ms); err != nil && err != unix.EINTR {
+			return 0, AsError(err)
 		}
 	}
+}
+
+// takeQueued moves queued events into dst and gives receive credit back.
+func (l *Loop) takeQueued(dst []Event) (n int, closed, woken bool) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0, true, false
+	}
+	woken = l.woken
+	l.woken = false
+	if pending := len(l.q) - l.head; pending > 0 {
+		n = copy(dst, l.q[l.head:])
+		clear(l.q[l.head : l.head+n])
+		l.head += n
+		if l.head == len(l.q) {
+			l.q = l.q[:0]
+			l.head = 0
+		} else if l.head > 4096 && l.head > len(l.q)/2 {
+			m := copy(l.q, l.q[l.head:])
+			clear(l.q[m:])
+			l.q = l.q[:m]
+			l.head = 0
+		}
+	}
+	if len(l.q) == l.head {
+		l.resetEventfdLocked()
+	}
+	l.mu.Unlock()
+	for i := range dst[:n] {
+		dst[i].sock.delivered(&dst[i])
+	}
+	return n, false, woken
+}
+
+// maxReadRounds bounds how often one Poll asks epoll again to fill dst.
+const maxReadRounds = 8
+
+// readReady reads once from each readable host-read socket, appending DATA
+// to dst; END, errors and CLOSE go through the queue as usual.
+func (l *Loop) readReady(dst []Event) int {
+	n := 0
+	for round := 0; round < maxReadRounds && n < len(dst); round++ {
+		l.mu.Lock()
+		if len(l.watched) == 0 || l.closed {
+			l.mu.Unlock()
+			return n
+		}
+		ready := l.ready[:min(len(l.ready), len(dst)-n+1)]
+		k, err := unix.EpollWait(l.epfd, ready, 0)
+		if err != nil || k <= 0 {
+			l.mu.Unlock()
+			return n
+		}
+		socks := make([]*Socket, 0, k)
+		for _, ev := range ready[:k] {
+			if s, ok := l.watched[ev.Fd]; ok {
+				socks = append(socks, s)
+			}
+		}
+		l.mu.Unlock()
+		if len(socks) == 0 {
+			return n
+		}
+		for _, s := range socks {
+			if n == len(dst) {
+				break
+			}
+			if s.hostRead(&dst[n]) {
+				dst[n].sock.delivered(&dst[n])
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // Release returns the pooled buffers behind events taken by Poll. The
@@ -246,8 +406,9 @@ func (l *Loop) extract(s *Socket) []byte {
 	if len(l.q) == l.head {
 		l.q = l.q[:0]
 		l.head = 0
-		var b [8]byte
-		unix.Read(l.efd, b[:])
+		if !l.woken {
+			l.resetEventfdLocked()
+		}
 	}
 	return out
 }
@@ -275,24 +436,36 @@ func (l *Loop) removeSocket(s *Socket) {
 }
 
 // Close aborts every socket of the loop without further events, drops the
-// queue and closes the descriptor. A waiting Poll returns EBADF.
+// queue and closes the descriptors. A waiting Poll returns EBADF.
 func (l *Loop) Close() {
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return
 	}
-	l.closed = true
 	socks := make([]*Socket, 0, len(l.sockets))
 	for s := range l.sockets {
 		socks = append(socks, s)
 	}
-	q := l.q[l.head:]
-	l.q, l.head = nil, 0
 	l.mu.Unlock()
 	for _, s := range socks {
 		s.Abort()
 	}
+	l.mu.Lock()
+	l.closed = true
+	if l.notifyCh != nil {
+		close(l.notifyCh)
+		l.notifyCh = nil
+	}
+	q := l.q[l.head:]
+	l.q, l.head = nil, 0
+	// Wake any Poll blocked in epoll_wait and let it leave before the
+	// descriptors go away (closing them would not wake it).
+	unix.Write(l.efd, eventfdOne[:])
+	for l.polling > 0 {
+		l.idle.Wait()
+	}
+	l.mu.Unlock()
 	for i := range q {
 		if q[i].Type == EvClose {
 			handles.remove(q[i].Handle)
@@ -303,6 +476,6 @@ func (l *Loop) Close() {
 		handles.remove(s.h)
 	}
 	handles.remove(l.h)
-	close(l.done)
+	unix.Close(l.epfd)
 	unix.Close(l.efd)
 }

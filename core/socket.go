@@ -74,7 +74,10 @@ type Socket struct {
 
 	// reading
 	paused        bool
-	readerRunning bool
+	readerRunning bool // a reader goroutine exists
+	hostReading   bool // the loop's polling thread reads this socket
+	watchFD       int  // descriptor in the loop's epoll set, or -1
+	announced     bool // OPEN/CONNECTION delivered: DATA may follow
 	undelivered   int64
 	hwmRecv       int64
 	peerEnded     bool
@@ -113,7 +116,7 @@ func newSocket(l *Loop, kind Kind, userData uint64) (*Socket, *Error) {
 	if err := checkLive(); err != nil {
 		return nil, err
 	}
-	s := &Socket{loop: l, kind: kind, hwmSend: defaultHighWaterSend, hwmRecv: defaultHighWaterReceive}
+	s := &Socket{loop: l, kind: kind, hwmSend: defaultHighWaterSend, hwmRecv: defaultHighWaterReceive, watchFD: -1}
 	s.cond.L = &s.mu
 	s.userData.Store(userData)
 	if !l.addSocket(s) {
@@ -168,6 +171,16 @@ func (s *Socket) delivered(ev *Event) {
 			s.cond.Broadcast()
 		}
 		s.mu.Unlock()
+	case EvOpen:
+		s.mu.Lock()
+		s.announced = true
+		s.mu.Unlock()
+	case EvConnection:
+		if a := ev.acc; a != nil {
+			a.mu.Lock()
+			a.announced = true
+			a.mu.Unlock()
+		}
 	case EvClose:
 		handles.remove(s.h)
 		s.loop.removeSocket(s)
@@ -215,6 +228,8 @@ func (s *Socket) finishLocked(e *Error) {
 }
 
 func (s *Socket) closeTransportLocked() {
+	s.hostReading = false
+	s.updateWatchLocked() // out of the epoll set before the descriptor closes
 	if s.kind == KindUDP {
 		s.leaveAllLocked()
 	}
@@ -239,6 +254,7 @@ func (s *Socket) fail(err error) {
 // interruptReadLocked makes a reader blocked in the kernel wait return, so
 // it re-checks pause, close and upgrade.
 func (s *Socket) interruptReadLocked() {
+	s.updateWatchLocked()
 	past := time.Unix(1, 0)
 	switch {
 	case s.raw != nil:
@@ -290,6 +306,7 @@ func (s *Socket) Resume() *Error {
 		if !s.upgrading {
 			s.clearReadDeadlineLocked()
 		}
+		s.updateWatchLocked()
 		s.cond.Broadcast()
 	}
 	return nil

@@ -247,12 +247,106 @@ func (s *Socket) openedLocked(emitOpen bool) {
 	}
 }
 
+// startReaderLocked starts reading: on the loop's polling thread for a
+// plain TCP socket (see Loop), else with a reader goroutine.
 func (s *Socket) startReaderLocked() {
 	if s.readerRunning || s.finished || s.peerEnded {
 		return
 	}
+	if s.kind == KindTCP && s.tlsConn == nil && !s.upgrading && s.loop.usesHostReads() {
+		s.hostReading = true
+		if s.updateWatchLocked() {
+			return
+		}
+		s.hostReading = false // could not watch: fall back to a goroutine
+	}
+	s.hostReading = false
 	s.readerRunning = true
 	go s.readLoop()
+}
+
+// updateWatchLocked puts a host-read socket into the loop's epoll set while
+// it may be read, and takes it out otherwise. It reports whether the socket
+// is watched.
+func (s *Socket) updateWatchLocked() bool {
+	want := s.hostReading && s.tlsConn == nil && !s.finished && !s.paused && !s.upgrading &&
+		!s.peerEnded && s.state != StateClosing && s.rc != nil
+	switch {
+	case want && s.watchFD < 0:
+		fd := -1
+		s.rc.Control(func(f uintptr) { fd = int(f) })
+		if fd >= 0 && s.loop.watch(s, fd) {
+			s.watchFD = fd
+		}
+	case !want && s.watchFD >= 0:
+		s.loop.unwatch(s.watchFD)
+		s.watchFD = -1
+	}
+	return s.watchFD >= 0
+}
+
+// leaveHostReads hands the socket to a reader goroutine (the loop switched
+// to notify mode).
+func (s *Socket) leaveHostReads() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.hostReading {
+		return
+	}
+	s.hostReading = false
+	s.updateWatchLocked()
+	if !s.finished && !s.peerEnded && s.state != StateOpening && s.tlsConn == nil {
+		s.readerRunning = true
+		go s.readLoop()
+	}
+}
+
+// hostRead reads once for the polling thread. It fills ev and reports true
+// when there is data; END, errors and CLOSE go through the queue.
+func (s *Socket) hostRead(ev *Event) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.hostReading || s.watchFD < 0 || !s.announced || s.finished || s.paused || s.upgrading ||
+		s.peerEnded || s.state == StateClosing {
+		return false
+	}
+	var data []byte
+	var pb *[]byte
+	var rerr error
+	eof := false
+	err := s.rc.Control(func(fd uintptr) {
+		b := getBuf()
+		var n int
+		for {
+			n, rerr = unix.Read(int(fd), *b)
+			if rerr != unix.EINTR {
+				break
+			}
+		}
+		switch {
+		case rerr != nil:
+			putBuf(b)
+		case n == 0:
+			putBuf(b)
+			eof = true
+		default:
+			data, pb = payload(b, n)
+		}
+	})
+	switch {
+	case err != nil || rerr == unix.EAGAIN:
+		return false
+	case rerr != nil:
+		s.finishLocked(AsError(os.NewSyscallError("read", rerr)))
+		return false
+	case eof:
+		s.onPeerEndLocked()
+		return false
+	}
+	s.undelivered += int64(len(data))
+	s.bytesIn += uint64(len(data))
+	*ev = Event{Type: EvData, Data: data, buf: pb, Handle: s.h, sock: s}
+	return true
 }
 
 func (s *Socket) kickWriterLocked() {
@@ -377,6 +471,10 @@ func (s *Socket) onPeerEnd() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readerRunning = false
+	s.onPeerEndLocked()
+}
+
+func (s *Socket) onPeerEndLocked() {
 	s.cond.Broadcast()
 	if s.finished {
 		return
@@ -386,6 +484,7 @@ func (s *Socket) onPeerEnd() {
 		return
 	}
 	s.peerEnded = true
+	s.updateWatchLocked()
 	if s.state != StateClosing {
 		s.emitLocked(Event{Type: EvEnd})
 	}

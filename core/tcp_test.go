@@ -60,7 +60,16 @@ func TestEchoRoundTrip(t *testing.T) {
 }
 
 func TestManyConcurrentChecksummed(t *testing.T) {
+	for _, mode := range []string{"host reads", "reader goroutines"} {
+		t.Run(mode, func(t *testing.T) { manyConcurrent(t, mode == "reader goroutines") })
+	}
+}
+
+func manyConcurrent(t *testing.T, goroutines bool) {
 	r := newRecorder(t)
+	if goroutines {
+		r.l.SetNotify(func() {}) // notify mode: every socket gets a reader goroutine
+	}
 	r.echoServer()
 	_, port := r.listen(DefaultTCPOptions())
 	const conns = 100
@@ -289,5 +298,41 @@ func TestIPv6AndFallback(t *testing.T) {
 	r.until("resolution failure", 20*time.Second, func() bool { return r.has(bad.h, EvClose) })
 	if ev := r.first(bad.h, EvError); ev == nil || ev.Code != ENOTFOUND {
 		t.Fatalf("unknown host: %s", r.summary())
+	}
+}
+
+// A notify function that blocks until the polling thread has run it (as a
+// koffi callback does) must not deadlock against that thread's Poll.
+func TestNotifyThatWaitsForThePoller(t *testing.T) {
+	r := newRecorder(t)
+	run := make(chan chan struct{})
+	r.l.SetNotify(func() {
+		done := make(chan struct{})
+		select {
+		case run <- done:
+			<-done
+		case <-time.After(5 * time.Second):
+		}
+	})
+	r.echoServer()
+	_, port := r.listen(DefaultTCPOptions())
+	c, _ := Connect(r.l, "127.0.0.1", port, DefaultTCPOptions(), 0)
+	c.Send([]byte("hello"))
+	c.HalfClose()
+	deadline := time.Now().Add(20 * time.Second)
+	for !r.has(c.h, EvClose) {
+		if time.Now().After(deadline) {
+			t.Fatalf("deadlock: %s", r.summary())
+		}
+		select {
+		case done := <-run: // the "JS thread" runs the callback, then drains
+			close(done)
+			r.pump(0)
+		case <-time.After(10 * time.Millisecond):
+			r.pump(0)
+		}
+	}
+	if string(r.data[c.h]) != "hello" {
+		t.Fatalf("got %q", r.data[c.h])
 	}
 }

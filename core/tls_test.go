@@ -588,6 +588,11 @@ func TestSTARTTLSInjectionInOneSegment(t *testing.T) {
 func TestSTARTTLSInjectionQueuedEvent(t *testing.T) {
 	p := getPKI(t)
 	r := newRecorder(t)
+	// Notify mode: a reader goroutine queues the injected bytes as an event
+	// before StartTLS, which must pull them out of the queue. (In the default
+	// mode the polling thread reads, and unpolled bytes stay in the kernel
+	// for the handshake: TestSTARTTLSInjectionUnpolled.)
+	r.l.SetNotify(func() {})
 	ln, port := r.listen(DefaultTCPOptions())
 	x := dialRaw(t, r, port)
 	srv := r.accepted(ln)
@@ -612,6 +617,31 @@ func TestSTARTTLSInjectionQueuedEvent(t *testing.T) {
 		t.Fatalf("application got %q after the upgrade point", r.data[srv.h])
 	}
 	x.expect("220 Ready") // the reply queued before StartTLS went out in plaintext
+}
+
+// In the default mode, bytes nobody polled are still in the kernel when
+// StartTLS begins: the handshake reads them and fails.
+func TestSTARTTLSInjectionUnpolled(t *testing.T) {
+	p := getPKI(t)
+	r := newRecorder(t)
+	ln, port := r.listen(DefaultTCPOptions())
+	x := dialRaw(t, r, port)
+	srv := r.accepted(ln)
+	x.c.Write([]byte("STARTTLS\r\n"))
+	r.until("STARTTLS", tlsWait, func() bool { return bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) })
+	x.c.Write([]byte("RSET\r\n"))
+	time.Sleep(50 * time.Millisecond) // the bytes reach our socket; nobody polls
+	srv.Send([]byte("220 Ready\r\n"))
+	if e := srv.StartTLS(p.serverTLS(), nil); e != nil {
+		t.Fatal(e)
+	}
+	if code := r.closedWith(srv.h); code != ETLSNotTLS {
+		t.Fatalf("want ETLS_NOT_TLS, got %s", r.summary())
+	}
+	if !bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) {
+		t.Fatalf("application got %q after the upgrade point", r.data[srv.h])
+	}
+	x.expect("220 Ready")
 }
 
 // racingConn sends "STARTTLS\r\n" glued to the ClientHello (one write, one
