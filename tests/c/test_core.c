@@ -375,6 +375,11 @@ static void test_notify_and_fd(void) {
     CHECK(poll(&pfd, 1, 0) == 0, "fd not readable while the queue is empty");
     int64_t srv = listen_loopback(loop, 0); /* OPEN is queued */
     CHECK(poll(&pfd, 1, 1000) == 1, "fd readable with an event pending");
+    /* notify runs on the library's notifier thread: give it a moment. */
+    for (double end = t_now() + 5; __atomic_load_n(&notified, __ATOMIC_SEQ_CST) == 0 && t_now() < end;) {
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
     CHECK(__atomic_load_n(&notified, __ATOMIC_SEQ_CST) == 1, "notify called once on the empty->non-empty edge");
     w3s_event evs[8];
     CHECK(w3s_loop_poll(loop, evs, 8, 0) == 1 && evs[0].type == W3S_EV_OPEN, "OPEN polled");
