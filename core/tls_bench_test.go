@@ -142,19 +142,27 @@ func BenchmarkTLSBulk(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer goLn.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := goLn.Accept()
+		if err == nil {
+			err = c.(*tls.Conn).Handshake()
+		}
+		if err != nil {
+			b.Error(err)
+		}
+		accepted <- c
+	}()
 	goSender, err := tls.Dial("tcp", goLn.Addr().String(), cliCfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer goSender.Close()
-	goRecv, err := goLn.Accept()
-	if err != nil {
-		b.Fatal(err)
+	goRecv := <-accepted
+	if goRecv == nil {
+		b.Fatal("no Go receiver")
 	}
 	defer goRecv.Close()
-	if err := goRecv.(*tls.Conn).Handshake(); err != nil {
-		b.Fatal(err)
-	}
 	writeAll := func(c net.Conn) chan error {
 		done := make(chan error, 1)
 		go func() {
