@@ -198,12 +198,19 @@ int64_t w3s_loop_new(void);
  * inside that loop's callback. Errors: W3S_EBADF. */
 int w3s_loop_close(int64_t loop);
 
-/* A file descriptor that is readable while events are pending (an eventfd).
- * Watch it; do not read, write or close it. Errors: W3S_EBADF. */
+/* A file descriptor that is readable while events are pending: an epoll
+ * instance holding the queue's eventfd and the loop's plain TCP sockets, so
+ * it is also readable while one of them has data that w3s_loop_poll() will
+ * read on the calling thread. Watch it for readability (level-triggered);
+ * do not read, write or close it. Errors: W3S_EBADF. */
 int w3s_loop_fd(int64_t loop);
 
 /* Takes up to max events into events[], waiting up to timeout_ms for the
- * first one (0: do not wait, -1: wait forever). Returns the count (>= 0).
+ * first one (0: do not wait, -1: wait forever). Queued events come first;
+ * then the calling thread reads once from each readable plain TCP socket
+ * and returns that data as DATA events (TLS and UDP sockets, and every
+ * socket of a loop with a notify callback, are read by library threads).
+ * Returns the count (>= 0). One thread at a time polls a loop.
  * Payloads of the previous poll on this loop are released by this call.
  * Errors: W3S_EBADF, W3S_EINVAL (NULL events, max < 1), W3S_ESTATE (the
  * loop is in callback mode). */
@@ -224,8 +231,11 @@ typedef void (*w3s_event_cb)(void *user, const w3s_event *events, int count);
 int w3s_loop_set_callback(int64_t loop, w3s_event_cb cb, void *user);
 
 /* Called when the loop's queue goes from empty to non-empty (edge): the host
- * should then drain it with w3s_loop_poll(). Runs on a library thread; keep
- * it short and never block in it on a lock the polling thread holds.
+ * should then drain it with w3s_loop_poll(). Runs on the loop's own
+ * notifier thread and never under a library lock, so it may block until
+ * the host's thread has run it (koffi callbacks do). A host that is only
+ * notified cannot see socket readiness on the fd, so from this call on every
+ * socket of the loop is read by a library thread that queues its data.
  * fn == NULL removes it. Errors: W3S_EBADF. */
 typedef void (*w3s_notify_cb)(void *user);
 int w3s_loop_set_notify(int64_t loop, w3s_notify_cb fn, void *user);
@@ -324,8 +334,10 @@ int64_t w3s_tcp_connect(int64_t loop, const char *host, int port,
  * (they get no OPEN of their own; with use_secure_transport the CONNECTION
  * comes after the handshake and the new socket's first event is SECURE; a
  * failed handshake is counted in the listener's messages_dropped and the
- * connection dropped). Their events carry the listener's user_data until
- * w3s_set_user_data() changes it.
+ * connection dropped). They inherit the listener's options (no_delay,
+ * keep-alive, buffer sizes, high-water marks, TLS settings for STARTTLS).
+ * Their events carry the listener's user_data until w3s_set_user_data()
+ * changes it.
  * Errors: W3S_EBADF, W3S_EINVAL, W3S_EADDR, W3S_EADDRINUSE, W3S_EACCES,
  * W3S_EADDRNOTAVAIL, W3S_EMFILE, W3S_ETLS_BAD_PEM, W3S_ESHUTDOWN, W3S_EFORKED. */
 int64_t w3s_tcp_listen(int64_t loop, const w3s_tcp_options *opts,
@@ -502,9 +514,11 @@ typedef struct w3s_info {
     uint64_t bytes_sent;
     uint64_t messages_received; /* UDP datagrams; listener: connections accepted */
     uint64_t messages_sent;
-    uint64_t messages_dropped;  /* UDP: datagrams dropped (receive queue full,
-                                   or a queued send the network refused);
-                                   listener: failed TLS handshakes */
+    uint64_t messages_dropped;  /* UDP: datagrams we dropped (our receive
+                                   queue at its high-water mark, or a queued
+                                   send the network refused); datagrams the
+                                   kernel drops, e.g. while paused, are not
+                                   seen. Listener: failed TLS handshakes */
     int32_t paused;             /* reading paused by w3s_pause */
     int32_t peer_ended;         /* END was seen */
     int64_t rtt_us;             /* kernel RTT estimate (TCP_INFO); -1 unknown */
