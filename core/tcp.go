@@ -169,7 +169,7 @@ func (s *Socket) dial(ctx context.Context, network, addr string, local net.Addr,
 	s.mu.Unlock()
 	var tc *tls.Conn
 	if tlsCfg != nil {
-		tc = tls.Client(c, tlsCfg)
+		tc = tls.Client(&handshakeConn{Conn: c, s: s}, tlsCfg)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			s.fail(handshakeError(tlsCfg, err))
 			return

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -217,8 +218,51 @@ func (o *TLSOptions) serverConfig() (*tls.Config, *Error) {
 	return cfg, nil
 }
 
+// handshakeConn is what a client's or a STARTTLS socket's tls.Conn reads
+// through. Pause and Close interrupt the plaintext reader with a read
+// deadline in the past; while the handshake runs that deadline is not meant
+// for it (the handshake delivers nothing, and a graceful close must finish
+// it to send what was queued), so it is cleared and the read retried. Once
+// the session is set up (setSecureLocked) deadlines interrupt reads as
+// usual. A cancelled handshake context closes the connection, which this
+// does not retry.
+type handshakeConn struct {
+	net.Conn
+	s    *Socket
+	done atomic.Bool
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if n > 0 || err == nil || c.done.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		c.s.mu.Lock()
+		finished := c.s.finished
+		if !finished {
+			c.s.clearReadDeadlineLocked()
+		}
+		c.s.mu.Unlock()
+		if finished {
+			return n, err
+		}
+	}
+}
+
+// CloseWrite half-closes the underlying connection.
+func (c *handshakeConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // setSecureLocked records an established TLS session on the socket.
 func (s *Socket) setSecureLocked(tc *tls.Conn) {
+	if hc, ok := tc.NetConn().(*handshakeConn); ok {
+		hc.done.Store(true)
+	}
 	s.tlsConn = tc
 	s.secure = true
 	st := tc.ConnectionState()
@@ -312,7 +356,7 @@ func (s *Socket) upgrade(cfg *tls.Config, server bool) {
 		s.mu.Unlock()
 		return
 	}
-	conn := &prefixConn{Conn: s.raw, prefix: s.upgradeBytes}
+	conn := &handshakeConn{Conn: &prefixConn{Conn: s.raw, prefix: s.upgradeBytes}, s: s}
 	s.upgradeBytes = nil
 	s.clearReadDeadlineLocked()
 	s.mu.Unlock()
