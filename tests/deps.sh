@@ -9,6 +9,9 @@ command -v ip      >/dev/null || need+=(iproute2)
 command -v unshare >/dev/null || need+=(util-linux)
 command -v prlimit >/dev/null || need+=(util-linux)
 command -v timeout >/dev/null || need+=(coreutils)
+# TLS interop (tests/interop/test-tls-*.sh): ss (iproute2) finds the socat proxy port, python3 is a peer
+command -v ss      >/dev/null || need+=(iproute2)
+command -v python3 >/dev/null || need+=(python3)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "deps: installing ${need[*]}"
