@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -986,4 +987,54 @@ func TestTLSPauseResume(t *testing.T) {
 		t.Fatalf("got %d bytes, want %d", len(r.data[c.h]), len(payload))
 	}
 	c.Close()
+}
+
+// send_file over TLS goes through the TLS writer (no sendfile(2) there),
+// IPv6 and AF_UNIX carry TLS too (unix needs an explicit server_name).
+func TestTLSSendFileIPv6Unix(t *testing.T) {
+	p := getPKI(t)
+	content := make([]byte, 1<<20+123)
+	rand.Read(content)
+	path := t.TempDir() + "/f"
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want := append(append([]byte("head:"), content[7:7+300000]...), content...)
+	sock := t.TempDir() + "/tls.sock"
+	for _, tc := range []struct{ name, listen, host string }{
+		{"ipv6", "::1", "::1"},
+		{"unix", "unix:" + sock, "unix:" + sock},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRecorder(t)
+			r.echoServer()
+			lo := DefaultTCPOptions()
+			lo.LocalAddress = tc.listen
+			lo.UseSecureTransport = true
+			lo.TLS = p.serverTLS()
+			ln, e := Listen(r.l, lo, 0)
+			if e != nil {
+				t.Fatal(e)
+			}
+			co := p.clientTLS()
+			if tc.name == "unix" {
+				co.ServerName = "localhost"
+			}
+			c := r.tlsConnect(tc.host, ln.Info().LocalPort, co)
+			c.Send([]byte("head:"))
+			if _, e := c.SendFile(path, 7, 300000); e != nil {
+				t.Fatal(e)
+			}
+			if _, e := c.SendFile(path, 0, -1); e != nil {
+				t.Fatal(e)
+			}
+			c.HalfClose()
+			if code := r.closedWith(c.h); code != OK {
+				t.Fatal(r.summary())
+			}
+			if !bytes.Equal(r.data[c.h], want) || !r.has(c.h, EvSecure) {
+				t.Fatalf("got %d bytes, want %d: %s", len(r.data[c.h]), len(want), r.summary())
+			}
+		})
+	}
 }
