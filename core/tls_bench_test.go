@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"testing"
 	"time"
@@ -19,6 +20,8 @@ import (
 //
 // Run: go test -run '^$' -bench TLSBulk -benchtime 5x ./core/
 // It reports MB/s of each and core/go as a ratio (1.0 = as fast as Go).
+// W3S_BENCH_HWM=bytes sets the core client's send high-water mark (default
+// 1 MiB) to see how much the DRAIN round trip costs.
 func BenchmarkTLSBulk(b *testing.B) {
 	const size = 32 << 20
 	const chunk = 256 << 10
@@ -110,6 +113,9 @@ func BenchmarkTLSBulk(b *testing.B) {
 	co := DefaultTCPOptions()
 	co.UseSecureTransport = true
 	co.TLS = p.clientTLS()
+	if v := os.Getenv("W3S_BENCH_HWM"); v != "" {
+		co.HighWaterSend, _ = strconv.ParseInt(v, 10, 64)
+	}
 	cs, e := Connect(l, "localhost", corePort, co, 0)
 	if e != nil {
 		b.Fatal(e)
