@@ -20,6 +20,22 @@ import (
 
 const tlsWait = 10 * time.Second
 
+// readModes runs f with the loop reading plain sockets on the polling
+// thread (the default) and with reader goroutines (notify mode, as the
+// Node binding uses): STARTTLS must be safe in both.
+func readModes(t *testing.T, f func(t *testing.T, notify bool)) {
+	t.Run("host-reads", func(t *testing.T) { f(t, false) })
+	t.Run("notify", func(t *testing.T) { f(t, true) })
+}
+
+func newModeRecorder(t *testing.T, notify bool) *recorder {
+	r := newRecorder(t)
+	if notify {
+		r.l.SetNotify(func() {})
+	}
+	return r
+}
+
 // tlsListen opens a loopback listener with use_secure_transport.
 func (r *recorder) tlsListen(o *TLSOptions) (*Socket, int) {
 	r.t.Helper()
@@ -68,9 +84,11 @@ func (r *recorder) indexOf(h Handle, t EventType) int {
 	return -1
 }
 
-func TestTLSClientServerEchoAndInfo(t *testing.T) {
+func TestTLSClientServerEchoAndInfo(t *testing.T) { readModes(t, runTLSClientServerEchoAndInfo) }
+
+func runTLSClientServerEchoAndInfo(t *testing.T, notify bool) {
 	p := getPKI(t)
-	r := newRecorder(t)
+	r := newModeRecorder(t, notify)
 	r.echoServer()
 	lo := p.serverTLS()
 	lo.ClientAuth = ClientAuthRequest
@@ -461,9 +479,11 @@ func (m *smtpServer) saw(h Handle, cmd string) bool {
 
 // TestSTARTTLSSMTPBothRoles runs an SMTP-like exchange with both ends on
 // w3sock: EHLO, STARTTLS, 220, handshake, EHLO again, a command, QUIT.
-func TestSTARTTLSSMTPBothRoles(t *testing.T) {
+func TestSTARTTLSSMTPBothRoles(t *testing.T) { readModes(t, runSTARTTLSSMTPBothRoles) }
+
+func runSTARTTLSSMTPBothRoles(t *testing.T, notify bool) {
 	p := getPKI(t)
-	r := newRecorder(t)
+	r := newModeRecorder(t, notify)
 	m := newSMTPServer(r, p.serverTLS())
 	ln, port := r.listen(DefaultTCPOptions())
 	c, e := Connect(r.l, "localhost", port, DefaultTCPOptions(), 0)
@@ -560,9 +580,11 @@ func (x *rawSMTP) expect(prefix string) {
 // TestSTARTTLSInjectionInOneSegment is CVE-2011-0411: the command and an
 // injected command arrive in one segment. The injected bytes are fed to the
 // handshake (which fails: they are not TLS) and never reach the application.
-func TestSTARTTLSInjectionInOneSegment(t *testing.T) {
+func TestSTARTTLSInjectionInOneSegment(t *testing.T) { readModes(t, runSTARTTLSInjectionInOneSegment) }
+
+func runSTARTTLSInjectionInOneSegment(t *testing.T, notify bool) {
 	p := getPKI(t)
-	r := newRecorder(t)
+	r := newModeRecorder(t, notify)
 	m := newSMTPServer(r, p.serverTLS())
 	ln, port := r.listen(DefaultTCPOptions())
 	x := dialRaw(t, r, port)
@@ -587,65 +609,63 @@ func TestSTARTTLSInjectionInOneSegment(t *testing.T) {
 	}
 }
 
-// The same injection, but the injected bytes sit in a DATA event the host
-// has not polled yet when it calls StartTLS: they are taken back.
-func TestSTARTTLSInjectionQueuedEvent(t *testing.T) {
-	p := getPKI(t)
-	r := newRecorder(t)
-	// Notify mode: a reader goroutine queues the injected bytes as an event
-	// before StartTLS, which must pull them out of the queue. (In the default
-	// mode the polling thread reads, and unpolled bytes stay in the kernel
-	// for the handshake: TestSTARTTLSInjectionUnpolled.)
-	r.l.SetNotify(func() {})
-	ln, port := r.listen(DefaultTCPOptions())
-	x := dialRaw(t, r, port)
-	srv := r.accepted(ln)
-	x.c.Write([]byte("STARTTLS\r\n"))
-	r.until("STARTTLS", tlsWait, func() bool { return bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) })
-	x.c.Write([]byte("RSET\r\n"))
-	deadline := time.Now().Add(tlsWait)
-	for r.l.queued() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the injected bytes never became an event")
-		}
-		time.Sleep(time.Millisecond)
+// The same injection, but the injected bytes arrive after the command, before
+// the host calls StartTLS. Two places they can be at that moment:
+//   - "queued": the loop is in notify mode, a reader goroutine has read them
+//     into a DATA event the host has not polled yet: StartTLS takes it back;
+//   - "kernel": the polling thread reads plain sockets (the default) and has
+//     not read them yet: they wait in the kernel for the handshake.
+//
+// Either way they are fed to the handshake and fail it.
+func TestSTARTTLSInjectionNotYetPolled(t *testing.T) {
+	for _, mode := range []string{"queued", "kernel"} {
+		t.Run(mode, func(t *testing.T) {
+			p := getPKI(t)
+			r := newRecorder(t)
+			if mode == "queued" {
+				r.l.SetNotify(func() {})
+			}
+			ln, port := r.listen(DefaultTCPOptions())
+			x := dialRaw(t, r, port)
+			srv := r.accepted(ln)
+			x.c.Write([]byte("STARTTLS\r\n"))
+			r.until("STARTTLS", tlsWait, func() bool { return bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) })
+			x.c.Write([]byte("RSET\r\n"))
+			arrived := func() bool {
+				if mode == "queued" {
+					r.l.mu.Lock()
+					defer r.l.mu.Unlock()
+					for i := r.l.head; i < len(r.l.q); i++ {
+						if r.l.q[i].sock == srv && r.l.q[i].Type == EvData {
+							return true
+						}
+					}
+					return false
+				}
+				n := 0
+				srv.rc.Control(func(fd uintptr) { n, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+				return n == len("RSET\r\n")
+			}
+			deadline := time.Now().Add(tlsWait)
+			for !arrived() {
+				if time.Now().After(deadline) {
+					t.Fatalf("the injected bytes never arrived (%s)", mode)
+				}
+				time.Sleep(time.Millisecond)
+			}
+			srv.Send([]byte("220 Ready\r\n"))
+			if e := srv.StartTLS(p.serverTLS(), nil); e != nil {
+				t.Fatal(e)
+			}
+			if code := r.closedWith(srv.h); code != ETLSNotTLS {
+				t.Fatalf("want ETLS_NOT_TLS, got %s", r.summary())
+			}
+			if !bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) {
+				t.Fatalf("application got %q after the upgrade point", r.data[srv.h])
+			}
+			x.expect("220 Ready") // the reply queued before StartTLS went out in plaintext
+		})
 	}
-	srv.Send([]byte("220 Ready\r\n"))
-	if e := srv.StartTLS(p.serverTLS(), nil); e != nil {
-		t.Fatal(e)
-	}
-	if code := r.closedWith(srv.h); code != ETLSNotTLS {
-		t.Fatalf("want ETLS_NOT_TLS, got %s", r.summary())
-	}
-	if !bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) {
-		t.Fatalf("application got %q after the upgrade point", r.data[srv.h])
-	}
-	x.expect("220 Ready") // the reply queued before StartTLS went out in plaintext
-}
-
-// In the default mode, bytes nobody polled are still in the kernel when
-// StartTLS begins: the handshake reads them and fails.
-func TestSTARTTLSInjectionUnpolled(t *testing.T) {
-	p := getPKI(t)
-	r := newRecorder(t)
-	ln, port := r.listen(DefaultTCPOptions())
-	x := dialRaw(t, r, port)
-	srv := r.accepted(ln)
-	x.c.Write([]byte("STARTTLS\r\n"))
-	r.until("STARTTLS", tlsWait, func() bool { return bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) })
-	x.c.Write([]byte("RSET\r\n"))
-	time.Sleep(50 * time.Millisecond) // the bytes reach our socket; nobody polls
-	srv.Send([]byte("220 Ready\r\n"))
-	if e := srv.StartTLS(p.serverTLS(), nil); e != nil {
-		t.Fatal(e)
-	}
-	if code := r.closedWith(srv.h); code != ETLSNotTLS {
-		t.Fatalf("want ETLS_NOT_TLS, got %s", r.summary())
-	}
-	if !bytes.Equal(r.data[srv.h], []byte("STARTTLS\r\n")) {
-		t.Fatalf("application got %q after the upgrade point", r.data[srv.h])
-	}
-	x.expect("220 Ready")
 }
 
 // racingConn sends "STARTTLS\r\n" glued to the ClientHello (one write, one
@@ -678,9 +698,11 @@ func (c *racingConn) Read(p []byte) (int, error) {
 	return c.br.Read(p)
 }
 
-func TestSTARTTLSRacingClientHello(t *testing.T) {
+func TestSTARTTLSRacingClientHello(t *testing.T) { readModes(t, runSTARTTLSRacingClientHello) }
+
+func runSTARTTLSRacingClientHello(t *testing.T, notify bool) {
 	p := getPKI(t)
-	r := newRecorder(t)
+	r := newModeRecorder(t, notify)
 	m := newSMTPServer(r, p.serverTLS())
 	ln, port := r.listen(DefaultTCPOptions())
 	x := dialRaw(t, r, port)
@@ -734,12 +756,14 @@ func TestSTARTTLSRacingClientHello(t *testing.T) {
 
 // Output queued before StartTLS goes out in plaintext; output sent after
 // the call waits and goes out encrypted. Server role, then client role.
-func TestSTARTTLSWriteOrdering(t *testing.T) {
+func TestSTARTTLSWriteOrdering(t *testing.T) { readModes(t, runSTARTTLSWriteOrdering) }
+
+func runSTARTTLSWriteOrdering(t *testing.T, notify bool) {
 	p := getPKI(t)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM([]byte(p.CAPEM))
 	t.Run("server role", func(t *testing.T) {
-		r := newRecorder(t)
+		r := newModeRecorder(t, notify)
 		ln, port := r.listen(DefaultTCPOptions())
 		x := dialRaw(t, r, port)
 		srv := r.accepted(ln)
@@ -766,7 +790,7 @@ func TestSTARTTLSWriteOrdering(t *testing.T) {
 		r.until("SECURE", tlsWait, func() bool { return r.has(srv.h, EvSecure) })
 	})
 	t.Run("client role", func(t *testing.T) {
-		r := newRecorder(t)
+		r := newModeRecorder(t, notify)
 		plain, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -927,9 +951,11 @@ func TestSTARTTLSNotYetOpen(t *testing.T) {
 
 // TestTLSManyConcurrentChecksummed: 100 TLS echo connections at once, each
 // with its own random payload checked end to end.
-func TestTLSManyConcurrentChecksummed(t *testing.T) {
+func TestTLSManyConcurrentChecksummed(t *testing.T) { readModes(t, runTLSManyConcurrentChecksummed) }
+
+func runTLSManyConcurrentChecksummed(t *testing.T, notify bool) {
 	p := getPKI(t)
-	r := newRecorder(t)
+	r := newModeRecorder(t, notify)
 	r.echoServer()
 	ln, port := r.tlsListen(p.serverTLS())
 	const conns = 100
