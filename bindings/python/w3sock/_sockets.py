@@ -158,6 +158,7 @@ class Readable:
 
     def __init__(self, owner: "TCPSocket", high_water: int, limit: int = DEFAULT_LIMIT) -> None:
         self._owner = owner
+        self._loop = owner._loop
         self._chunks: Deque[bytes] = deque()
         self._size = 0
         self._eof = False
@@ -210,7 +211,7 @@ class Readable:
         if self._waiter is not None:
             raise RuntimeError(f"{what}() called while another coroutine is already "
                                "waiting for incoming data")
-        w = self._owner._loop.create_future()
+        w = self._loop.create_future()
         self._waiter = w
         try:
             await w
@@ -296,15 +297,23 @@ class Readable:
             if self._eof:
                 self._raise_if_error()
                 return b""
-            await self._wait("read")
+            if self._waiter is not None:
+                raise RuntimeError("read() called while another coroutine is "
+                                   "already waiting for incoming data")
+            w = self._loop.create_future()
+            self._waiter = w
+            try:
+                await w
+            finally:
+                self._waiter = None
         return self._take(n)
 
     async def readexactly(self, n: int) -> bytes:
-        if isinstance(n, bool) or not isinstance(n, int):
+        if type(n) is not int and (isinstance(n, bool) or not isinstance(n, int)):
             raise TypeError("n must be an int")
-        if n < 0:
-            raise ValueError("readexactly size can not be less than zero")
-        if n == 0:
+        if n <= 0:
+            if n < 0:
+                raise ValueError("readexactly size can not be less than zero")
             return b""
         while self._size < n:
             if self._eof:
@@ -312,7 +321,24 @@ class Readable:
                     raise self._exc
                 partial = self._take_all()
                 raise asyncio.IncompleteReadError(partial, n)
-            await self._wait("readexactly")
+            # self._wait("readexactly"), inlined: this is the hot path
+            if self._waiter is not None:
+                raise RuntimeError("readexactly() called while another coroutine is "
+                                   "already waiting for incoming data")
+            w = self._loop.create_future()
+            self._waiter = w
+            try:
+                await w
+            finally:
+                self._waiter = None
+        chunks = self._chunks
+        first = chunks[0]
+        if len(first) == n:
+            chunks.popleft()
+            self._size -= n
+            if self._paused:
+                self._consumed()
+            return first
         return self._take(n)
 
     async def readuntil(self, separator: bytes = b"\n") -> bytes:
@@ -359,26 +385,28 @@ class Readable:
                 self._clear()
             raise ValueError(e.args[0])
 
-    async def _next_chunk(self) -> Optional[bytes]:
-        while not self._chunks:
-            if self._eof:
-                self._raise_if_error()
-                return None
-            await self._wait("__anext__")
-        chunks = self._chunks
-        c = chunks.popleft()
-        self._size -= len(c)
-        if self._paused:
-            self._consumed()
-        return c
-
     def __aiter__(self) -> "Readable":
         return self
 
     async def __anext__(self) -> bytes:
-        c = await self._next_chunk()
-        if c is None:
-            raise StopAsyncIteration
+        chunks = self._chunks
+        while not chunks:
+            if self._eof:
+                self._raise_if_error()
+                raise StopAsyncIteration
+            if self._waiter is not None:
+                raise RuntimeError("__anext__() called while another coroutine is "
+                                   "already waiting for incoming data")
+            w = self._loop.create_future()
+            self._waiter = w
+            try:
+                await w
+            finally:
+                self._waiter = None
+        c = chunks.popleft()
+        self._size -= len(c)
+        if self._paused:
+            self._consumed()
         return c
 
 
@@ -818,6 +846,8 @@ class TCPSocket(_Base):
         self._alpn: Optional[str] = None
         self._readable = reader_class(self, hw_receive)
         self._writable = Writable(self)
+        # the loop hands DATA events to _on_data: skip a call per event
+        self._on_data = self._readable._feed  # type: ignore[method-assign]
         self._native_paused = False
         self._suspended = False
         self._start_tls_waiter: Optional[asyncio.Future[None]] = None
@@ -874,6 +904,11 @@ class TCPSocket(_Base):
     # -- W3C methods -------------------------------------------------------
     def send(self, data: Any) -> bool:
         """Queues data; False when the caller should wait (buffer at high water)."""
+        if type(data) is bytes:
+            r = _send(self._handle, data, len(data))
+            if r >= 0:
+                return r < self._hw_send
+            self._send_failed(r)
         return self._send_bytes(data) < self._hw_send
 
     def half_close(self) -> None:
@@ -953,10 +988,13 @@ class TCPSocket(_Base):
             p, n = _ptr_len(_bytes_like(data))
             r = _send(self._handle, p, n)
         if r < 0:
-            if self._error is not None and r in (F.W3S_ESTATE, F.W3S_EBADF):
-                raise self._error
-            raise error_from_code(r, context="send")
+            self._send_failed(r)
         return r
+
+    def _send_failed(self, r: int) -> None:
+        if self._error is not None and r in (F.W3S_ESTATE, F.W3S_EBADF):
+            raise self._error
+        raise error_from_code(r, context="send")
 
     def _flow_pause(self) -> None:
         self._apply_pause()
