@@ -15,6 +15,16 @@ const MAX_ROUNDS = 64; // batches per drain before yielding to the JS loop
 
 let current = null;
 
+// process._tickCallback runs the nextTick queue and the microtasks (what
+// Node does when an I/O callback returns). It is a documentation-only
+// deprecation (DEP0134) that warns under --pending-deprecation: there we
+// keep the setImmediate hop instead.
+const tickCallback = typeof process._tickCallback === 'function' ? process._tickCallback : null;
+const DIRECT = tickCallback !== null && process.env.W3SOCK_DRAIN !== 'immediate' &&
+  !process.execArgv.includes('--pending-deprecation') &&
+  !/(^|\s)--pending-deprecation\b/.test(process.env.NODE_OPTIONS || '') &&
+  process.env.NODE_PENDING_DEPRECATION !== '1';
+
 class Loop {
   constructor() {
     this.handle = normHandle(check(api.loop_new()));
@@ -37,7 +47,7 @@ class Loop {
     const want = process.env.W3SOCK_WAKE || (process.env.W3SOCK_NOTIFY === '1' ? 'notify' : 'fd');
     this._notify = null;
     this.asyncPending = false;
-    this.watcher = want === 'fd' ? watchFd(check(api.loop_fd(this.handle)), () => this.schedule()) : null;
+    this.watcher = want === 'fd' ? watchFd(check(api.loop_fd(this.handle)), () => this.onReadable()) : null;
     this.mode = this.watcher !== null ? 'fd' : (want === 'notify' ? 'notify' : 'async');
     if (this.mode === 'notify') {
       this._notify = native.koffi.register(() => this.schedule(), native.koffi.pointer(native.NotifyCb));
@@ -87,6 +97,30 @@ class Loop {
     }
   }
 
+  /**
+   * The uv_poll callback: drain right here, in libuv's poll phase, instead
+   * of one more loop turn through setImmediate (which also costs libuv an
+   * extra zero-timeout epoll_wait). koffi calls us outside any Node callback
+   * scope, so the ticks and microtasks our handlers queued (promise
+   * reactions of stream reads, nextTicks) are run here afterwards, as
+   * Node's MakeCallback does after an I/O callback.
+   */
+  onReadable() {
+    if (!DIRECT) {
+      this.schedule();
+      return;
+    }
+    if (this.scheduled || this.draining || this.closed) return;
+    this.drain();
+    try {
+      tickCallback();
+    } catch (err) {
+      // An uncaught exception from a tick: let Node report it as usual,
+      // from a proper callback scope.
+      setImmediate(() => { throw err; });
+    }
+  }
+
   schedule() {
     // In async mode the blocking poll owns the buffer while it is in flight.
     if (this.scheduled || this.closed || this.asyncPending) return;
@@ -115,6 +149,7 @@ class Loop {
   /** Hands the n events in the buffer to their sockets (payloads copied out). */
   dispatch(n) {
     const buf = this.buf;
+    native.newBatch(buf, n);
     for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
       const h = readHandle(buf, off);
       const sock = this.sockets.get(h);

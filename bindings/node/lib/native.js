@@ -154,6 +154,68 @@ function copyOut(ptr, len) {
   return b;
 }
 
+// ------------------------------------------------------------- payloads
+// Event payloads live in library memory (valid until the next poll). We
+// copy them out through one external view of that memory instead of a
+// koffi memcpy call per event (~3 us for a small payload against ~0.3 us):
+// the view starts at the first payload of a batch and is made again only
+// when that address moves (the library keeps one arena per loop, so rarely;
+// making a view costs ~13 us). Only each event's own [data, data + len) is
+// ever read; an event outside the view falls back to memcpy.
+const SMALL_PAYLOAD = 4096; // below this, copies come from Buffer's pool
+let viewBase = -1;
+let viewLen = 0;
+let view = null;
+let batchBuf = null;
+let batchN = 0;
+
+function ptrAt(buf, off) {
+  return buf.readUInt32LE(off + 4) * 0x100000000 + buf.readUInt32LE(off);
+}
+
+/** A new batch of n events in buf (the poll buffer): views are checked lazily. */
+function newBatch(buf, n) {
+  batchBuf = buf;
+  batchN = n;
+}
+
+function mapBatch() {
+  const buf = batchBuf;
+  const n = batchN;
+  batchN = 0;
+  const base = ptrAt(buf, 24);
+  if (base === 0) return;
+  let end = base;
+  for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
+    const p = ptrAt(buf, off + 24);
+    const e = p + buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+    if (p >= base && e > end) end = e;
+  }
+  if (view !== null && base === viewBase && end - base <= viewLen) return;
+  const len = Math.max(end - base, base === viewBase ? viewLen : 0, 1);
+  try {
+    view = Buffer.from(koffi.view(buf.readBigUInt64LE(24), len));
+    viewBase = base;
+    viewLen = len;
+  } catch {
+    view = null; // a runtime without external buffers: memcpy it is
+    viewBase = -1;
+    viewLen = 0;
+  }
+}
+
+/** A copy of the payload of the event at off in buf (of the current batch). */
+function payload(buf, off) {
+  const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+  if (len === 0) return Buffer.alloc(0);
+  if (batchN > 0 && buf === batchBuf) mapBatch();
+  const s = ptrAt(buf, off + 24) - viewBase;
+  if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + 24), len);
+  const out = len < SMALL_PAYLOAD ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
+  view.copy(out, 0, s, s + len);
+  return out;
+}
+
 // Buffers whose raw addresses sit inside an option struct are invisible to
 // the GC: hold them in a place it sees until the native call returned.
 let held = null;
@@ -173,7 +235,7 @@ function stats() {
 }
 
 module.exports = {
-  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut,
+  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch,
   EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
   DEFAULT_HIGH_WATER_SEND,
   cstr, fixedString, readHandle, normHandle, isNeg, stats, hold,

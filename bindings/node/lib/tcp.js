@@ -372,9 +372,7 @@ class TCPSocket extends SocketBase {
   _event(type, buf, off) {
     switch (type) {
       case EV.DATA: {
-        const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
-        const data = copyOut(buf.readBigUInt64LE(off + 24), len);
-        this._onData(data);
+        this._onData(native.payload(buf, off));
         break;
       }
       case EV.DRAIN: {

@@ -223,8 +223,7 @@ class UDPSocket extends SocketBase {
     switch (type) {
       case EV.MESSAGE: {
         if (this._discard) break;
-        const len = buf.readUInt32LE(off + 32);
-        const data = copyOut(buf.readBigUInt64LE(off + 24), len);
+        const data = native.payload(buf, off);
         const remoteAddress = fixedString(buf, off + 56, 48);
         const remotePort = buf.readUInt16LE(off + 48);
         if (this._eventMode) {
