@@ -10,11 +10,15 @@ go build -o $B/gobench ./tests/bench/go
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$1" "$2"; }
 num() { grep -oE '= [0-9.]+' | head -1 | tr -d '= '; }
 
-echo "== C ABI vs plain Go net (both ends in one process, loopback)"
-pp_w=$($B/tcp_bench pingpong 30000 | tee /dev/stderr | num)
-pp_g=$($B/gobench pingpong 30000 | tee /dev/stderr | num)
-bk_w=$($B/tcp_bench bulk 2048 | tee /dev/stderr | num)
-bk_g=$($B/gobench bulk 2048 | tee /dev/stderr | num)
+echo "== C ABI client vs plain Go net client, same Go server in another process (loopback)"
+coproc SRV { exec $B/gobench serve; }
+read -r port <&"${SRV[0]}"
+pp_w=$($B/tcp_bench pingpong "$port" 30000 | tee /dev/stderr | num)
+pp_g=$($B/gobench pingpong "$port" 30000 | tee /dev/stderr | num)
+bk_w=$($B/tcp_bench bulk "$port" 2048 | tee /dev/stderr | num)
+bk_g=$($B/gobench bulk "$port" 2048 | tee /dev/stderr | num)
+eval "exec ${SRV[1]}>&-"
+wait "$SRV_PID" 2>/dev/null || true
 echo "ratio w3sock/go: pingpong $(ratio "$pp_w" "$pp_g"), bulk $(ratio "$bk_w" "$bk_g")"
 
 echo "== C poll loop: events drained per second"

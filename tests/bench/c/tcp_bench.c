@@ -1,10 +1,11 @@
-/* tcp_bench: TCP ping-pong round trips per second and bulk throughput of
- * the w3sock C ABI, both ends in this process on one loop in poll mode.
+/* tcp_bench: TCP ping-pong round trips per second and bulk throughput of a
+ * w3sock C client (poll mode) against a server in another process.
  *
- *   tcp_bench pingpong [round_trips]   (default 50000, 64-byte messages)
- *   tcp_bench bulk [megabytes]         (default 2048)
+ *   tcp_bench pingpong PORT [round_trips]   (default 50000, 64-byte messages)
+ *   tcp_bench bulk PORT [megabytes]         (default 2048)
  *
- * tests/bench/run.sh runs it beside the same programs in plain Go. */
+ * The server is `gobench serve` (tests/bench/go): tests/bench/run.sh runs this
+ * client and the plain-Go client against the same server, in the same run. */
 #define _POSIX_C_SOURCE 200809L
 #include <poll.h>
 #include <stdio.h>
@@ -21,33 +22,28 @@ static double now(void) {
 }
 
 static w3s_event evs[1024];
-static int64_t loop, srv, cli, acc;
+static int64_t loop, cli;
 
-static void setup(void) {
+static void setup(int port, char mode) {
     loop = w3s_loop_new();
-    w3s_tcp_options o;
-    w3s_tcp_options_init(&o);
-    o.local_address = "127.0.0.1";
-    srv = w3s_tcp_listen(loop, &o, 1);
-    w3s_info info;
-    info.size = sizeof info;
-    w3s_get_info(srv, &info);
-    cli = w3s_tcp_connect(loop, "127.0.0.1", info.local_port, NULL, 2);
+    cli = w3s_tcp_connect(loop, "127.0.0.1", port, NULL, 2);
     int open = 0;
-    acc = 0;
     double end = now() + 10;
-    while ((!open || !acc) && now() < end) {
+    while (!open && now() < end) {
         int k = w3s_loop_poll(loop, evs, 1024, 100);
         for (int i = 0; i < k; i++) {
-            if (evs[i].type == W3S_EV_OPEN && evs[i].handle == cli) open = 1;
-            if (evs[i].type == W3S_EV_CONNECTION) acc = evs[i].accepted;
+            if (evs[i].type == W3S_EV_OPEN) open = 1;
+            if (evs[i].type == W3S_EV_ERROR) {
+                fprintf(stderr, "tcp_bench: %s\n", (const char *)evs[i].data);
+                exit(1);
+            }
         }
     }
-    if (!open || !acc) {
-        fprintf(stderr, "tcp_bench: setup failed\n");
+    if (!open) {
+        fprintf(stderr, "tcp_bench: connect timed out\n");
         exit(1);
     }
-    w3s_set_user_data(acc, 3);
+    w3s_send(cli, &mode, 1);
 }
 
 static int pingpong(long n) {
@@ -63,16 +59,11 @@ static int pingpong(long n) {
         int k;
         while ((k = w3s_loop_poll(loop, evs, 1024, 0)) > 0) {
             for (int i = 0; i < k; i++) {
-                w3s_event *ev = &evs[i];
-                if (ev->type != W3S_EV_DATA) continue;
-                if (ev->handle == acc) {
-                    w3s_send(acc, ev->data, ev->len);
-                } else if (ev->handle == cli) {
-                    got += ev->len;
-                    if (got >= sizeof msg) {
-                        got -= sizeof msg;
-                        if (++done < n) w3s_send(cli, msg, sizeof msg);
-                    }
+                if (evs[i].type != W3S_EV_DATA) continue;
+                got += evs[i].len;
+                if (got >= sizeof msg) {
+                    got -= sizeof msg;
+                    if (++done < n) w3s_send(cli, msg, sizeof msg);
                 }
             }
         }
@@ -85,10 +76,12 @@ static int pingpong(long n) {
 static int bulk(long mb) {
     static char chunk[256 << 10];
     memset(chunk, 'b', sizeof chunk);
-    long long total = (long long)mb << 20, sent = 0, got = 0;
-    int drained = 1;
+    long long total = (long long)mb << 20, sent = 0;
+    int drained = 1, closed = 0;
+    char reply[64];
+    size_t rlen = 0;
     double t0 = now();
-    while (got < total && now() - t0 < 120) {
+    while (!closed && now() - t0 < 120) {
         while (drained && sent < total) {
             int64_t b = w3s_send(cli, chunk, sizeof chunk);
             if (b < 0) {
@@ -97,26 +90,33 @@ static int bulk(long mb) {
             }
             sent += sizeof chunk;
             if (b >= (1 << 20)) drained = 0; /* at the high-water mark: wait for DRAIN */
+            if (sent >= total) w3s_half_close(cli);
         }
         int k = w3s_loop_poll(loop, evs, 1024, 100);
         for (int i = 0; i < k; i++) {
-            if (evs[i].type == W3S_EV_DATA && evs[i].handle == acc) got += (long long)evs[i].len;
-            if (evs[i].type == W3S_EV_DRAIN && evs[i].handle == cli) drained = 1;
+            if (evs[i].type == W3S_EV_DRAIN) drained = 1;
+            if (evs[i].type == W3S_EV_DATA && rlen + evs[i].len < sizeof reply) {
+                memcpy(reply + rlen, evs[i].data, evs[i].len);
+                rlen += evs[i].len;
+            }
+            if (evs[i].type == W3S_EV_CLOSE) closed = 1;
         }
     }
     double t = now() - t0;
+    reply[rlen] = 0;
+    long long got = atoll(reply);
     printf("w3sock bulk: %lld MiB in %.3f s = %.0f MB/s\n", got >> 20, t, got / t / 1e6);
     return got == total ? 0 : 1;
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: tcp_bench pingpong|bulk [n]\n");
+    if (argc < 3) {
+        fprintf(stderr, "usage: tcp_bench pingpong|bulk PORT [n]\n");
         return 2;
     }
-    setup();
-    int rc = strcmp(argv[1], "bulk") == 0 ? bulk(argc > 2 ? atol(argv[2]) : 2048)
-                                          : pingpong(argc > 2 ? atol(argv[2]) : 50000);
+    int is_bulk = strcmp(argv[1], "bulk") == 0;
+    setup(atoi(argv[2]), is_bulk ? 'B' : 'P');
+    int rc = is_bulk ? bulk(argc > 3 ? atol(argv[3]) : 2048) : pingpong(argc > 3 ? atol(argv[3]) : 50000);
     w3s_shutdown();
     return rc;
 }
