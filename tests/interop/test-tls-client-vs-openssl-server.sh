@@ -6,6 +6,7 @@ source "$(dirname "$0")/tls_lib.sh"
 
 # s_server ARGS...: starts one s_server for one connection; sets $port.
 s_server() {
+  rm -f "$T/s.out" "$T/s.err"  # a background redirect opens the file late: no stale port
   openssl s_server -accept 127.0.0.1:0 -rev -naccept 1 "$@" > "$T/s.out" 2> "$T/s.err" &
   PIDS+=($!); spid=$!
   wait_for "$T/s.out" '^ACCEPT ' 10
@@ -62,6 +63,7 @@ err "client certificate rejected (TLS 1.3)" W3S_ETLS_CERT_REJECTED -c "$P/ca.pem
 s_server "${SRV[@]}" -Verify 1 -CAfile "$P/ca.pem" -verify_return_error -tls1_2
 err "client certificate rejected (TLS 1.2)" W3S_ETLS_CERT_REJECTED -c "$P/ca.pem" -C "$P/rogue.pem" -K "$P/rogue.key"
 # Not a TLS server: a plaintext greeting (Python, one connection).
+rm -f "$T/plain.out"
 python3 -c '
 import socket, sys
 s = socket.create_server(("127.0.0.1", 0)); s.settimeout(20)

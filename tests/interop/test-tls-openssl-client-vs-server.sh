@@ -8,6 +8,7 @@ source "$(dirname "$0")/tls_lib.sh"
 # server N ARGS...: starts tls_echo_server for N connections; sets $port.
 server() {
   local n=$1; shift
+  rm -f "$T/srv.out" "$T/srv.err"  # a background redirect opens the file late: no stale port
   "$EX/tls_echo_server" -C "$P/server.pem" -K "$P/server.key" -n "$n" "$@" > "$T/srv.out" 2> "$T/srv.err" &
   PIDS+=($!); srv=$!
   port=$(first_line "$T/srv.out")

@@ -10,6 +10,7 @@ run() {
   local sargs=() cargs=()
   while [ "$1" != "--" ]; do sargs+=("$1"); shift; done; shift
   cargs=("$@")
+  rm -f "$T/py.out" "$T/py.err"  # a background redirect opens the file late: no stale port
   python3 tests/interop/starttls_server.py "$P/server.pem" "$P/server.key" "${sargs[@]}" > "$T/py.out" 2> "$T/py.err" &
   local py=$!; PIDS+=($py)
   local port; port=$(first_line "$T/py.out")

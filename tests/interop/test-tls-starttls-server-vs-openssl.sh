@@ -7,6 +7,7 @@
 source "$(dirname "$0")/tls_lib.sh"
 
 server() {
+  rm -f "$T/srv.out" "$T/srv.err"  # a background redirect opens the file late: no stale port
   "$EX/starttls_server" -C "$P/server.pem" -K "$P/server.key" -n 1 "$@" > "$T/srv.out" 2> "$T/srv.err" &
   srv=$!; PIDS+=($srv)
   port=$(first_line "$T/srv.out")

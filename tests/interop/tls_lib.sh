@@ -1,6 +1,8 @@
 # Shared by tests/interop/test-tls-*.sh (sourced, not run): a throwaway PKI
 # in a temporary directory, bounded waits, and checks that name what failed.
 set -euo pipefail
+set -E
+trap 'echo "FAILED: ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND (exit $?)" >&2' ERR
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$PWD
 EX=$ROOT/build/examples
@@ -24,7 +26,7 @@ wait_for() {
     grep -qE "$2" "$1" 2>/dev/null && return 0
     sleep 0.05
   done
-  echo "timed out waiting for /$2/ in $1:"; cat "$1" 2>/dev/null || true
+  { echo "timed out waiting for /$2/ in $1:"; cat "$1" 2>/dev/null || true; } >&2
   return 1
 }
 # first_line FILE: the port a server printed on its first line.
