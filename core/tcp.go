@@ -170,7 +170,15 @@ func (s *Socket) dial(ctx context.Context, network, addr string, local net.Addr,
 	var tc *tls.Conn
 	if tlsCfg != nil {
 		tc = tls.Client(&handshakeConn{Conn: c, s: s}, tlsCfg)
-		if err := tc.HandshakeContext(ctx); err != nil {
+		hctx := ctx
+		if s.opts.ConnectTimeout == 0 {
+			// Without a connect timeout of the caller's, a server that
+			// accepts and then says nothing must not hold us forever.
+			var cancel context.CancelFunc
+			hctx, cancel = context.WithTimeout(ctx, handshakeTimeout)
+			defer cancel()
+		}
+		if err := tc.HandshakeContext(hctx); err != nil {
 			s.fail(handshakeError(tlsCfg, err))
 			return
 		}

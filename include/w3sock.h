@@ -273,7 +273,10 @@ typedef struct w3s_tcp_options {
     int32_t no_delay;            /* connect/accepted: TCP_NODELAY, default 1 */
     int32_t keep_alive;          /* connect/accepted: default 0 */
     int32_t keep_alive_delay_ms; /* idle time before probes; 0 = system default */
-    int32_t connect_timeout_ms;  /* connect: 0 = no timeout of our own */
+    int32_t connect_timeout_ms;  /* connect (and TLS handshake): 0 = none of
+                                    our own for the TCP connect, 30 s for the
+                                    TLS handshake (STARTTLS: 30 s, accepted
+                                    TLS connections: 10 s) */
     int32_t send_buffer_size;    /* SO_SNDBUF, 0 = system default */
     int32_t receive_buffer_size; /* SO_RCVBUF, 0 = system default */
     int32_t address_reuse;       /* listen: SO_REUSEADDR, default 1 */
