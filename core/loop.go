@@ -315,6 +315,9 @@ func (l *Loop) takeQueued(dst []Event) (n int, closed, woken bool) {
 		l.head += n
 		if l.head == len(l.q) {
 			l.q = l.q[:0]
+			if cap(l.q) > maxIdleQueue {
+				l.q = nil // a burst grew it: do not keep the memory while idle
+			}
 			l.head = 0
 		} else if l.head > 4096 && l.head > len(l.q)/2 {
 			m := copy(l.q, l.q[l.head:])
@@ -332,6 +335,9 @@ func (l *Loop) takeQueued(dst []Event) (n int, closed, woken bool) {
 	}
 	return n, false, woken
 }
+
+// maxIdleQueue is the queue capacity (events) kept once it drains.
+const maxIdleQueue = 4096
 
 // maxReadRounds bounds how often one Poll asks epoll again to fill dst.
 const maxReadRounds = 8
