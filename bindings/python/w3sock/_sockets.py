@@ -432,15 +432,23 @@ class StreamReader(Readable):
 
 class Writable:
     """The writable side: ``await write(data)`` applies backpressure;
-    ``close()`` half-closes (FIN after queued data)."""
+    ``close()`` half-closes (FIN after queued data).
+
+    ``write()`` hands the bytes to the kernel at once; when the kernel cannot
+    take all of them, it returns once the library has flushed the rest. So at
+    most one write's worth ever waits in user space, and the bytes of a
+    stream of writes go from the caller's buffer straight to the kernel
+    instead of through a queue and a writer thread (``send()`` still queues up
+    to the high-water mark without waiting).
+    """
 
     def __init__(self, owner: Any) -> None:
         self._owner = owner
 
     async def write(self, data: Any) -> None:
         owner = self._owner
-        buffered = owner._send_bytes(data)
-        if buffered >= owner._hw_send:
+        if owner._send_bytes(data) > 0:
+            # a DRAIN follows every flush (the native mark is 1, see _tcp_opts)
             await owner._wait_drain()
 
     async def ready(self) -> None:
@@ -507,6 +515,10 @@ class OpenInfo:
 
 class _Base:
     _handle: int
+    # TCP: the native send high-water mark is 1, so the library emits DRAIN
+    # after every flush of queued bytes; the mark the user sets is kept here
+    # (_hw_send) for send()'s answer and ready() (see Writable.write)
+    _flush_drain = False
 
     def __init__(self, nl: NativeLoop) -> None:
         self._nl = nl
@@ -583,6 +595,16 @@ class _Base:
             value = int(value)
         elif not isinstance(value, int):
             raise TypeError("option value must be an int or a bool")
+        if name == "high_water_send" and self._flush_drain:
+            # the binding keeps this mark; the native one stays 1 (see _tcp_opts)
+            if value < 1:
+                raise error_from_code(F.W3S_EINVAL, context=f"set_option({name})",
+                                      detail="high-water mark must be at least 1")
+            rc = _lib.w3s_set_option(self._handle, opt, 1)
+            if rc < 0:
+                raise error_from_code(rc, context=f"set_option({name})")
+            self._hw_send = value
+            return
         rc = _lib.w3s_set_option(self._handle, opt, value)
         if rc < 0:
             raise error_from_code(rc, context=f"set_option({name})")
@@ -601,6 +623,8 @@ class _Base:
         rc = _lib.w3s_get_option(self._handle, opt, ctypes.byref(v))
         if rc < 0:
             raise error_from_code(rc, context=f"get_option({name})")
+        if name == "high_water_send" and self._flush_drain:
+            return self._hw_send
         return bool(v.value) if name in _BOOL_OPTIONS else int(v.value)
 
     def get_info(self) -> Dict[str, Any]:
@@ -750,7 +774,9 @@ def _tcp_opts(*, local_address: Optional[str], local_port: Optional[int],
         o.send_buffer_size = send_buffer_size
     if receive_buffer_size is not None:
         o.receive_buffer_size = receive_buffer_size
-    o.high_water_send = high_water_send or 0
+    # DRAIN after every flush of queued bytes (Writable.write waits for it);
+    # the binding applies the user's mark itself (_Base._hw_send)
+    o.high_water_send = 1
     o.high_water_receive = high_water_receive or 0
     o.use_secure_transport = 1 if use_secure_transport else 0
     if tls is not None:
@@ -775,6 +801,8 @@ class TCPSocket(_Base):
     seconds; ``high_water_send`` / ``high_water_receive`` are in bytes (1 MiB
     by default); ``tls`` is a :class:`TLSOptions` or a dict of its fields.
     """
+
+    _flush_drain = True
 
     def __init__(self, remote_address: str, remote_port: Optional[int] = None, *,
                  local_address: Optional[str] = None,
@@ -1078,6 +1106,8 @@ class TCPSocket(_Base):
 class TCPServerSocket(_Base):
     """A listening TCP socket. ``await server.listen()`` gives the next
     connection; ``async for conn in server.connections`` iterates them."""
+
+    _flush_drain = True
 
     def __init__(self, *, local_address: Optional[str] = None,
                  local_port: Optional[int] = None,
