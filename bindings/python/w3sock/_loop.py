@@ -17,6 +17,7 @@ from . import _ffi as F
 from ._errors import error_from_code
 
 BATCH = 512
+_VIEW_MAX = 1 << 31  # the largest arena view _drain makes
 
 _loops: Dict[int, "NativeLoop"] = {}
 
@@ -98,12 +99,13 @@ class NativeLoop:
 
     # -- draining ---------------------------------------------------------
     def _arena(self, base: int, need: int) -> memoryview:
-        """A view of the ``need`` bytes at ``base``: the payload arena of the
-        current poll. Every payload of a poll lies in one arena, starting at
-        the first event's data pointer, valid until the next poll; slicing a
-        view of it is cheaper than a ctypes.string_at per event. The view is
-        kept while later polls use the same arena (it only ever describes
-        bytes that the current poll's events point into)."""
+        """A view of the ``need`` bytes at ``base``, the first payload of the
+        current poll. The library copies a poll's payloads one after another
+        into one arena, valid until the next poll, so a payload is a slice of
+        this view (cheaper than a ctypes.string_at per event); only the
+        slices events point into are ever read. A payload that is not behind
+        the first one is copied alone. The view is kept while later polls
+        start at the same address."""
         if base != self._view_base or need > len(self._view):
             arr = (ctypes.c_uint8 * need).from_address(base)
             self._view = memoryview(arr).cast("B")
@@ -144,11 +146,16 @@ class NativeLoop:
                     if obj is not None:
                         o = ptr - base
                         e = o + ln
-                        if e > vlen:
+                        if 0 <= o and e <= vlen:
+                            data = view[o:e].tobytes()
+                        elif 0 <= o and e <= _VIEW_MAX:
                             view = self._arena(base, e)
                             vlen = len(view)
+                            data = view[o:e].tobytes()
+                        else:  # not behind the first payload: copy it alone
+                            data = _string_at(ptr, ln)
                         try:
-                            obj._on_data(view[o:e].tobytes())
+                            obj._on_data(data)
                         except Exception as exc:  # pragma: no cover - bug guard
                             self._report(exc, obj)
                 elif obj is not None:
