@@ -692,7 +692,9 @@ class _Base:
         await asyncio.shield(w)
 
     async def _wait_drain_if_needed(self) -> None:
-        if self.buffered_amount >= self._hw_send:
+        # a loop: a DRAIN may come from an earlier flush (TCP sockets get one
+        # after every flush, see _flush_drain)
+        while self.buffered_amount >= self._hw_send:
             await self._wait_drain()
 
     def _resolve_drain(self, exc: Optional[BaseException] = None) -> None:
