@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -106,12 +107,99 @@ func Listen(l *Loop, o TCPOptions, userData uint64) (*Socket, *Error) {
 	case *net.UnixAddr:
 		s.family, s.isUnix = 1, true
 	}
+	if sc, ok := ln.(syscall.Conn); ok {
+		s.rc, _ = sc.SyscallConn()
+	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.state = StateOpen
 	s.emitLocked(Event{Type: EvOpen})
-	s.mu.Unlock()
+	// A plain listener is served by the polling thread like the loop's plain
+	// sockets: no goroutine then waits in Go's poller, so incoming packets
+	// do not wake Go's threads. TLS listeners keep an accept goroutine (the
+	// handshake runs before CONNECTION).
+	if tlsCfg == nil && s.rc != nil && l.usesHostReads() {
+		s.hostReading = true
+		if s.updateWatchLocked() {
+			return s, nil
+		}
+		s.hostReading = false
+	}
+	s.readerRunning = true
 	go s.acceptLoop(tlsCfg)
 	return s, nil
+}
+
+// maxAcceptsPerPoll bounds the connections one poll accepts per listener.
+const maxAcceptsPerPoll = 32
+
+// hostAccept accepts ready connections on the polling thread; their
+// CONNECTION events go through the queue. Out of descriptors, the listener
+// leaves the epoll set for a moment (level-triggered readiness would
+// otherwise spin) and keeps serving afterwards.
+func (s *Socket) hostAcceptLocked() {
+	for i := 0; i < maxAcceptsPerPoll; i++ {
+		nfd := -1
+		var aerr error
+		if err := s.rc.Control(func(fd uintptr) {
+			for {
+				nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+				if aerr != unix.EINTR {
+					break
+				}
+			}
+		}); err != nil {
+			return
+		}
+		switch {
+		case aerr == unix.EAGAIN:
+			return
+		case aerr == unix.ECONNABORTED:
+			continue
+		case aerr != nil:
+			c := Classify(aerr)
+			if c == EMFILE || c == ENOMEM {
+				s.backOffAcceptLocked()
+				return
+			}
+			s.finishLocked(AsError(os.NewSyscallError("accept4", aerr)))
+			return
+		}
+		f := os.NewFile(uintptr(nfd), "accepted")
+		c, err := net.FileConn(f) // a duplicate registered with Go's poller
+		f.Close()
+		if err != nil {
+			if Classify(err) == EMFILE {
+				s.backOffAcceptLocked()
+				return
+			}
+			continue // the peer is gone already
+		}
+		s.adoptLocked(c, nil)
+	}
+}
+
+func (s *Socket) backOffAcceptLocked() {
+	if s.acceptBackoff == 0 {
+		s.acceptBackoff = 5 * time.Millisecond
+	}
+	d := s.acceptBackoff
+	s.acceptBackoff = min(s.acceptBackoff*2, time.Second)
+	s.hostReading = false
+	s.updateWatchLocked()
+	time.AfterFunc(d, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		switch {
+		case s.finished || s.readerRunning:
+		case s.loop.usesHostReads():
+			s.hostReading = true
+			s.updateWatchLocked()
+		default: // the loop went to notify mode meanwhile
+			s.readerRunning = true
+			go s.acceptLoop(nil)
+		}
+	})
 }
 
 func (s *Socket) acceptLoop(tlsCfg *tls.Config) {
@@ -161,6 +249,10 @@ func (s *Socket) acceptLoop(tlsCfg *tls.Config) {
 func (s *Socket) adopt(c net.Conn, tc *tls.Conn) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.adoptLocked(c, tc)
+}
+
+func (s *Socket) adoptLocked(c net.Conn, tc *tls.Conn) {
 	if s.finished || s.state == StateClosing {
 		c.Close()
 		return

@@ -83,7 +83,8 @@ type Loop struct {
 	head      int
 	closed    bool
 	woken     bool
-	polling   int // Polls in progress (Close waits for them)
+	signaled  bool // efd was written since it was last read
+	polling   int  // Polls in progress (Close waits for them)
 	idle      *sync.Cond
 	notify    func()
 	notifyCh  chan struct{} // wakes the notifier goroutine (capacity 1)
@@ -221,7 +222,7 @@ func (l *Loop) push(ev Event) bool {
 	wasEmpty := len(l.q) == l.head
 	l.q = append(l.q, ev)
 	if wasEmpty {
-		unix.Write(l.efd, eventfdOne[:])
+		l.signalLocked()
 		if l.notifyCh != nil {
 			select {
 			case l.notifyCh <- struct{}{}:
@@ -241,13 +242,24 @@ func (l *Loop) Wake() {
 		return
 	}
 	l.woken = true
-	unix.Write(l.efd, eventfdOne[:])
+	l.signalLocked()
+}
+
+// signalLocked makes efd (and so the epoll fd) readable.
+func (l *Loop) signalLocked() {
+	if !l.signaled {
+		unix.Write(l.efd, eventfdOne[:])
+		l.signaled = true
+	}
 }
 
 // resetEventfdLocked clears the eventfd once nothing is queued or woken.
 func (l *Loop) resetEventfdLocked() {
-	var b [8]byte
-	unix.Read(l.efd, b[:])
+	if l.signaled {
+		var b [8]byte
+		unix.Read(l.efd, b[:])
+		l.signaled = false
+	}
 }
 
 // Poll moves up to len(dst) events into dst, waiting up to timeout for the
@@ -368,14 +380,19 @@ func (l *Loop) readReady(dst []Event) int {
 		if len(socks) == 0 {
 			return n
 		}
+		more := false
 		for _, s := range socks {
 			if n == len(dst) {
 				break
 			}
 			if s.hostRead(&dst[n]) {
 				dst[n].sock.delivered(&dst[n])
+				more = more || len(dst[n].Data) == readBufSize
 				n++
 			}
+		}
+		if !more {
+			return n // every read was short: nothing is left behind
 		}
 	}
 	return n
@@ -467,7 +484,7 @@ func (l *Loop) Close() {
 	l.q, l.head = nil, 0
 	// Wake any Poll blocked in epoll_wait and let it leave before the
 	// descriptors go away (closing them would not wake it).
-	unix.Write(l.efd, eventfdOne[:])
+	l.signalLocked()
 	for l.polling > 0 {
 		l.idle.Wait()
 	}

@@ -78,6 +78,7 @@ type Socket struct {
 	hostReading   bool // the loop's polling thread reads this socket
 	watchFD       int  // descriptor in the loop's epoll set, or -1
 	announced     bool // OPEN/CONNECTION delivered: DATA may follow
+	acceptBackoff time.Duration
 	undelivered   int64
 	hwmRecv       int64
 	peerEnded     bool

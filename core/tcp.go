@@ -216,6 +216,8 @@ func (s *Socket) attachLocked(c net.Conn) {
 				cfg.Idle = -1
 			}
 			tc.SetKeepAliveConfig(cfg)
+		} else {
+			tc.SetKeepAlive(false) // net.FileConn (host accept) turns it on
 		}
 	}
 }
@@ -303,6 +305,13 @@ func (s *Socket) leaveHostReads() {
 	}
 	s.hostReading = false
 	s.updateWatchLocked()
+	if s.kind == KindTCPServer {
+		if !s.finished && !s.readerRunning {
+			s.readerRunning = true
+			go s.acceptLoop(nil)
+		}
+		return
+	}
 	if !s.finished && !s.peerEnded && s.state != StateOpening && s.tlsConn == nil {
 		s.readerRunning = true
 		go s.readLoop()
@@ -314,6 +323,12 @@ func (s *Socket) leaveHostReads() {
 func (s *Socket) hostRead(ev *Event) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.kind == KindTCPServer {
+		if s.hostReading && s.watchFD >= 0 && s.announced && !s.finished {
+			s.hostAcceptLocked()
+		}
+		return false
+	}
 	if !s.hostReading || s.watchFD < 0 || !s.announced || s.finished || s.paused || s.upgrading ||
 		s.peerEnded || s.state == StateClosing {
 		return false
