@@ -57,6 +57,16 @@ function check(rc) {
   return rc;
 }
 
+/**
+ * For close/abort: the handle may already be stale when the socket's CLOSE
+ * was taken by a poll running on another thread (async wake-up mode) and
+ * not dispatched yet. Closing a closed socket is not an error.
+ */
+function checkClose(rc) {
+  if (rc === -2) return rc; // W3S_EBADF: already closed
+  return check(rc);
+}
+
 function typeError(message) {
   const e = new TypeError(message);
   e.code = 'ERR_INVALID_ARG_TYPE';
@@ -77,4 +87,5 @@ function abortError(message) {
   return e;
 }
 
-module.exports = { domName, w3sError, lastError, check, typeError, stateError, abortError };
+module.exports = {
+  checkClose, domName, w3sError, lastError, check, typeError, stateError, abortError };

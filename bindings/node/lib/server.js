@@ -4,7 +4,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg, normHandle, readHandle, fixedString } = native;
-const { check, lastError, w3sError, abortError, stateError } = require('./errors');
+const { check, checkClose, lastError, w3sError, abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
 const { SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent, defineHandlers, readInfo } = require('./base');
 const { TCPSocket, kAccepted, deferred, settle } = require('./tcp');
@@ -71,7 +71,7 @@ class TCPServerSocket extends SocketBase {
   close() {
     if (this._closedFlag || this._readyState === 'closing') return;
     this._readyState = 'closing';
-    check(api.close(this._handle));
+    checkClose(api.close(this._handle));
   }
 
   _event(type, buf, off) {

@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg, normHandle, copyOut } = native;
-const { check, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
+const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
   SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo,
@@ -198,14 +198,14 @@ class TCPSocket extends SocketBase {
   close() {
     if (this._closedFlag || this._readyState === 'closing') return;
     this._readyState = 'closing';
-    check(api.close(this._handle));
+    checkClose(api.close(this._handle));
   }
 
   /** Immediate close (RST); not in the draft, as chrome.socket's destroy. */
   abort() {
     if (this._closedFlag) return;
     this._readyState = 'closing';
-    check(api.abort(this._handle));
+    checkClose(api.abort(this._handle));
   }
 
   /** Sends FIN after the queued data; reading goes on. */

@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg, normHandle, copyOut, fixedString, cstr, koffi } = native;
-const { check, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
+const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
 const { SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo } = require('./base');
 const { toBytes, deferred, settle } = require('./tcp');
@@ -88,7 +88,7 @@ class UDPSocket extends SocketBase {
   close() {
     if (this._closedFlag || this._readyState === 'closing') return;
     this._readyState = 'closing';
-    check(api.close(this._handle));
+    checkClose(api.close(this._handle));
   }
 
   /**
