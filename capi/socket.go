@@ -140,18 +140,25 @@ func udpOptionsFromC(o *C.w3s_udp_options) (core.UDPOptions, *core.Error) {
 
 //export w3s_tcp_connect
 func w3s_tcp_connect(loop C.int64_t, host *C.char, port C.int, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
+	return open(loop, func(l *core.Loop) (*core.Socket, *core.Error) {
+		if host == nil {
+			return nil, core.Errf(core.EINVAL, "NULL host")
+		}
+		o, e := tcpOptionsFromC(opts)
+		if e != nil {
+			return nil, e
+		}
+		return core.Connect(l, C.GoString(host), int(port), o, uint64(userData))
+	})
+}
+
+// open makes a socket on a loop: the shared shape of the create calls.
+func open(loop C.int64_t, create func(*core.Loop) (*core.Socket, *core.Error)) C.int64_t {
 	st, e := loopOf(loop)
 	if e != nil {
 		return fail64(e)
 	}
-	if host == nil {
-		return fail64(core.Errf(core.EINVAL, "NULL host"))
-	}
-	o, e := tcpOptionsFromC(opts)
-	if e != nil {
-		return fail64(e)
-	}
-	s, e := core.Connect(st.loop, C.GoString(host), int(port), o, uint64(userData))
+	s, e := create(st.loop)
 	if e != nil {
 		return fail64(e)
 	}
@@ -160,36 +167,24 @@ func w3s_tcp_connect(loop C.int64_t, host *C.char, port C.int, opts *C.w3s_tcp_o
 
 //export w3s_tcp_listen
 func w3s_tcp_listen(loop C.int64_t, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
-	st, e := loopOf(loop)
-	if e != nil {
-		return fail64(e)
-	}
-	o, e := tcpOptionsFromC(opts)
-	if e != nil {
-		return fail64(e)
-	}
-	s, e := core.Listen(st.loop, o, uint64(userData))
-	if e != nil {
-		return fail64(e)
-	}
-	return C.int64_t(s.Handle())
+	return open(loop, func(l *core.Loop) (*core.Socket, *core.Error) {
+		o, e := tcpOptionsFromC(opts)
+		if e != nil {
+			return nil, e
+		}
+		return core.Listen(l, o, uint64(userData))
+	})
 }
 
 //export w3s_udp_open
 func w3s_udp_open(loop C.int64_t, opts *C.w3s_udp_options, userData C.uint64_t) C.int64_t {
-	st, e := loopOf(loop)
-	if e != nil {
-		return fail64(e)
-	}
-	o, e := udpOptionsFromC(opts)
-	if e != nil {
-		return fail64(e)
-	}
-	s, e := core.OpenUDP(st.loop, o, uint64(userData))
-	if e != nil {
-		return fail64(e)
-	}
-	return C.int64_t(s.Handle())
+	return open(loop, func(l *core.Loop) (*core.Socket, *core.Error) {
+		o, e := udpOptionsFromC(opts)
+		if e != nil {
+			return nil, e
+		}
+		return core.OpenUDP(l, o, uint64(userData))
+	})
 }
 
 //export w3s_set_user_data
@@ -324,53 +319,40 @@ func w3s_udp_set_peer(h C.int64_t, address *C.char, port C.int) C.int {
 	return simple(h, func(s *core.Socket) *core.Error { return s.SetPeer(goString(address), int(port)) })
 }
 
-func groupArgs(group *C.char) *core.Error {
+// membership joins or leaves group (source: source-specific) on iface.
+func membership(h C.int64_t, source, group, iface *C.char, ssm, join bool) C.int {
 	if group == nil {
-		return core.Errf(core.EINVAL, "NULL group")
+		return fail(core.Errf(core.EINVAL, "NULL group"))
 	}
-	return nil
+	if ssm && (source == nil || *source == 0) {
+		return fail(core.Errf(core.EINVAL, "NULL or empty source"))
+	}
+	return simple(h, func(s *core.Socket) *core.Error {
+		if join {
+			return s.JoinGroup(C.GoString(group), goString(source), goString(iface))
+		}
+		return s.LeaveGroup(C.GoString(group), goString(source), goString(iface))
+	})
 }
 
 //export w3s_join_group
 func w3s_join_group(h C.int64_t, group, iface *C.char) C.int {
-	if e := groupArgs(group); e != nil {
-		return fail(e)
-	}
-	return simple(h, func(s *core.Socket) *core.Error { return s.JoinGroup(C.GoString(group), "", goString(iface)) })
+	return membership(h, nil, group, iface, false, true)
 }
 
 //export w3s_leave_group
 func w3s_leave_group(h C.int64_t, group, iface *C.char) C.int {
-	if e := groupArgs(group); e != nil {
-		return fail(e)
-	}
-	return simple(h, func(s *core.Socket) *core.Error { return s.LeaveGroup(C.GoString(group), "", goString(iface)) })
+	return membership(h, nil, group, iface, false, false)
 }
 
 //export w3s_join_source_group
 func w3s_join_source_group(h C.int64_t, source, group, iface *C.char) C.int {
-	if e := groupArgs(group); e != nil {
-		return fail(e)
-	}
-	if source == nil || *source == 0 {
-		return fail(core.Errf(core.EINVAL, "NULL or empty source"))
-	}
-	return simple(h, func(s *core.Socket) *core.Error {
-		return s.JoinGroup(C.GoString(group), C.GoString(source), goString(iface))
-	})
+	return membership(h, source, group, iface, true, true)
 }
 
 //export w3s_leave_source_group
 func w3s_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
-	if e := groupArgs(group); e != nil {
-		return fail(e)
-	}
-	if source == nil || *source == 0 {
-		return fail(core.Errf(core.EINVAL, "NULL or empty source"))
-	}
-	return simple(h, func(s *core.Socket) *core.Error {
-		return s.LeaveGroup(C.GoString(group), C.GoString(source), goString(iface))
-	})
+	return membership(h, source, group, iface, true, false)
 }
 
 //export w3s_get_joined_groups

@@ -199,46 +199,41 @@ func Classify(err error) Code {
 	return EIO
 }
 
+// errnoCodes maps the errno values a socket call can meet to codes;
+// anything else is EIO with the errno's text as the message.
+var errnoCodes = map[syscall.Errno]Code{
+	syscall.ECONNREFUSED:  ECONNREFUSED,
+	syscall.ECONNRESET:    ECONNRESET,
+	syscall.ECONNABORTED:  ECONNRESET,
+	syscall.ETIMEDOUT:     ETIMEDOUT,
+	syscall.EADDRINUSE:    EADDRINUSE,
+	syscall.EADDRNOTAVAIL: EADDRNOTAVAIL,
+	syscall.ENETUNREACH:   ENETUNREACH,
+	syscall.ENETDOWN:      ENETUNREACH,
+	syscall.EHOSTUNREACH:  EHOSTUNREACH,
+	syscall.EHOSTDOWN:     EHOSTUNREACH,
+	syscall.EACCES:        EACCES,
+	syscall.EPERM:         EACCES,
+	syscall.EPIPE:         EPIPE,
+	syscall.EMSGSIZE:      EMSGSIZE,
+	syscall.EMFILE:        EMFILE,
+	syscall.ENFILE:        EMFILE,
+	syscall.ENOMEM:        ENOMEM,
+	syscall.ENOBUFS:       ENOMEM,
+	syscall.ENOENT:        ENOENT,
+	syscall.EINVAL:        EINVAL,
+	syscall.EISCONN:       EISCONN,
+	syscall.ENOTCONN:      ENOTCONN,
+	syscall.EDESTADDRREQ:  ENOTCONN,
+	syscall.EAFNOSUPPORT:  EFAMILY,
+	syscall.EOPNOTSUPP:    ENOTSUP,
+	syscall.ENODEV:        ENOIFACE,
+	syscall.ENXIO:         ENOIFACE,
+}
+
 func classifyErrno(e syscall.Errno) Code {
-	switch e {
-	case syscall.ECONNREFUSED:
-		return ECONNREFUSED
-	case syscall.ECONNRESET, syscall.ECONNABORTED:
-		return ECONNRESET
-	case syscall.ETIMEDOUT:
-		return ETIMEDOUT
-	case syscall.EADDRINUSE:
-		return EADDRINUSE
-	case syscall.EADDRNOTAVAIL:
-		return EADDRNOTAVAIL
-	case syscall.ENETUNREACH, syscall.ENETDOWN:
-		return ENETUNREACH
-	case syscall.EHOSTUNREACH, syscall.EHOSTDOWN:
-		return EHOSTUNREACH
-	case syscall.EACCES, syscall.EPERM:
-		return EACCES
-	case syscall.EPIPE:
-		return EPIPE
-	case syscall.EMSGSIZE:
-		return EMSGSIZE
-	case syscall.EMFILE, syscall.ENFILE:
-		return EMFILE
-	case syscall.ENOMEM, syscall.ENOBUFS:
-		return ENOMEM
-	case syscall.ENOENT:
-		return ENOENT
-	case syscall.EINVAL:
-		return EINVAL
-	case syscall.EISCONN:
-		return EISCONN
-	case syscall.ENOTCONN, syscall.EDESTADDRREQ:
-		return ENOTCONN
-	case syscall.EAFNOSUPPORT:
-		return EFAMILY
-	case syscall.EOPNOTSUPP:
-		return ENOTSUP
-	case syscall.ENODEV, syscall.ENXIO:
-		return ENOIFACE
+	if c, ok := errnoCodes[e]; ok {
+		return c
 	}
 	return EIO
 }
