@@ -229,7 +229,7 @@ func (s *Socket) acceptLoop(tlsCfg *tls.Config) {
 			continue
 		}
 		go func() {
-			tc := tls.Server(c, tlsCfg)
+			tc := tls.Server(&handshakeConn{Conn: c}, tlsCfg)
 			ctx, cancel := context.WithTimeout(context.Background(), tlsAcceptTimeout)
 			err := tc.HandshakeContext(ctx)
 			cancel()

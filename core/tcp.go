@@ -400,7 +400,7 @@ func (s *Socket) readLoop() {
 		var err error
 		if tc != nil {
 			b := getBuf()
-			n, rerr := tc.Read(*b)
+			n, rerr := readTLS(tc, *b)
 			if n > 0 {
 				data, pb = payload(b, n)
 			} else {

@@ -11,7 +11,10 @@ import (
 	"reflect"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Client-auth policies match W3S_CLIENT_AUTH_*.
@@ -228,14 +231,31 @@ func (o *TLSOptions) serverConfig() (*tls.Config, *Error) {
 // does not retry.
 type handshakeConn struct {
 	net.Conn
-	s    *Socket
-	done atomic.Bool
+	s     *Socket // nil while an accepted connection's handshake runs
+	done  atomic.Bool
+	drain atomic.Bool // read only what the kernel has now (see readTLS)
 }
 
+// errWouldBlock ends a drain read: crypto/tls keeps a partial record and
+// does not treat a temporary net.Error as fatal.
+type wouldBlock struct{}
+
+func (wouldBlock) Error() string   { return "no more data ready" }
+func (wouldBlock) Timeout() bool   { return true }
+func (wouldBlock) Temporary() bool { return true }
+
+var errWouldBlock net.Error = wouldBlock{}
+
 func (c *handshakeConn) Read(p []byte) (int, error) {
+	if c.drain.Load() {
+		return c.readReady(p)
+	}
 	for {
 		n, err := c.Conn.Read(p)
 		if n > 0 || err == nil || c.done.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return n, err
+		}
+		if c.s == nil {
 			return n, err
 		}
 		c.s.mu.Lock()
@@ -248,6 +268,80 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 			return n, err
 		}
 	}
+}
+
+// readReady reads what is available without waiting.
+func (c *handshakeConn) readReady(p []byte) (int, error) {
+	if pc, ok := c.Conn.(*prefixConn); ok && len(pc.prefix) > 0 {
+		return pc.Read(p)
+	}
+	sc, ok := underlying(c.Conn).(syscall.Conn)
+	if !ok {
+		return 0, errWouldBlock
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var rerr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			n, rerr = unix.Read(int(fd), p)
+			if rerr != unix.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case rerr == unix.EAGAIN:
+		return 0, errWouldBlock
+	case rerr != nil:
+		return 0, os.NewSyscallError("read", rerr)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func underlying(c net.Conn) net.Conn {
+	if pc, ok := c.(*prefixConn); ok {
+		return pc.Conn
+	}
+	return c
+}
+
+// maxRecordPlain is the most plaintext one TLS record carries.
+const maxRecordPlain = 16 << 10
+
+// readTLS reads one record's plaintext, waiting for it, and then whatever
+// further records the kernel already holds, without waiting: crypto/tls
+// returns one record per Read, and an event per 16 KiB record would cost a
+// wake-up and a poll each.
+func readTLS(tc *tls.Conn, b []byte) (int, error) {
+	n, err := tc.Read(b)
+	hc, ok := tc.NetConn().(*handshakeConn)
+	if err != nil || n == 0 || !ok {
+		return n, err
+	}
+	hc.drain.Store(true)
+	defer hc.drain.Store(false)
+	for n+maxRecordPlain <= len(b) {
+		m, err := tc.Read(b[n:])
+		n += m
+		if err != nil {
+			if errors.Is(err, errWouldBlock) {
+				return n, nil
+			}
+			return n, err
+		}
+		if m == 0 {
+			break
+		}
+	}
+	return n, nil
 }
 
 // CloseWrite half-closes the underlying connection.
