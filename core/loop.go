@@ -180,15 +180,20 @@ func (l *Loop) usesHostReads() bool {
 	return l.hostReads && !l.closed
 }
 
-// watch adds a host-read socket's descriptor to the epoll set.
-func (l *Loop) watch(s *Socket, fd int) bool {
+// watch adds a host-served socket's descriptor to the epoll set, or
+// changes the readiness it is watched for (mask: EPOLLIN, EPOLLOUT).
+func (l *Loop) watch(s *Socket, fd int, mask uint32) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
 		return false
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP, Fd: int32(fd)}
-	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
+	op := unix.EPOLL_CTL_ADD
+	if _, ok := l.watched[int32(fd)]; ok {
+		op = unix.EPOLL_CTL_MOD
+	}
+	ev := unix.EpollEvent{Events: mask, Fd: int32(fd)}
+	if err := unix.EpollCtl(l.epfd, op, fd, &ev); err != nil {
 		return false
 	}
 	l.watched[int32(fd)] = s
@@ -351,6 +356,11 @@ func (l *Loop) takeQueued(dst []Event) (n int, closed, woken bool) {
 // maxIdleQueue is the queue capacity (events) kept once it drains.
 const maxIdleQueue = 4096
 
+type readySocket struct {
+	s      *Socket
+	events uint32
+}
+
 // maxReadRounds bounds how often one Poll asks epoll again to fill dst.
 const maxReadRounds = 8
 
@@ -370,10 +380,10 @@ func (l *Loop) readReady(dst []Event) int {
 			l.mu.Unlock()
 			return n
 		}
-		socks := make([]*Socket, 0, k)
+		socks := make([]readySocket, 0, k)
 		for _, ev := range ready[:k] {
 			if s, ok := l.watched[ev.Fd]; ok {
-				socks = append(socks, s)
+				socks = append(socks, readySocket{s, ev.Events})
 			}
 		}
 		l.mu.Unlock()
@@ -381,11 +391,17 @@ func (l *Loop) readReady(dst []Event) int {
 			return n
 		}
 		more := false
-		for _, s := range socks {
+		for _, r := range socks {
 			if n == len(dst) {
 				break
 			}
-			if s.hostRead(&dst[n]) {
+			if r.events&(unix.EPOLLOUT|unix.EPOLLERR|unix.EPOLLHUP) != 0 {
+				r.s.hostFlush()
+			}
+			if r.events&^unix.EPOLLOUT == 0 {
+				continue
+			}
+			if s := r.s; s.hostRead(&dst[n]) {
 				dst[n].sock.delivered(&dst[n])
 				more = more || len(dst[n].Data) == readBufSize
 				n++

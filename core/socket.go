@@ -77,6 +77,7 @@ type Socket struct {
 	readerRunning bool // a reader goroutine exists
 	hostReading   bool // the loop's polling thread reads this socket
 	watchFD       int  // descriptor in the loop's epoll set, or -1
+	watchMask     uint32
 	announced     bool // OPEN/CONNECTION delivered: DATA may follow
 	acceptBackoff time.Duration
 	undelivered   int64

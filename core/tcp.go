@@ -249,10 +249,11 @@ func (s *Socket) openedLocked(emitOpen bool) {
 		s.startReaderLocked()
 	}
 	s.kickWriterLocked()
-	if s.halfClosePending && !s.writing {
+	flushed := !s.writing && len(s.queue) == 0
+	if s.halfClosePending && flushed {
 		s.closeWriteLocked()
 	}
-	if s.closePending && !s.writing {
+	if s.closePending && flushed {
 		go s.closeGracefully()
 	}
 }
@@ -275,24 +276,109 @@ func (s *Socket) startReaderLocked() {
 	go s.readLoop()
 }
 
-// updateWatchLocked puts a host-read socket into the loop's epoll set while
-// it may be read, and takes it out otherwise. It reports whether the socket
-// is watched.
+// updateWatchLocked keeps a host-served socket in the loop's epoll set for
+// what the polling thread should do: read while it may be read, and flush
+// queued output while there is some (writes the kernel did not take at once
+// wait for EPOLLOUT instead of a writer goroutine). It reports whether the
+// socket is watched for reading.
 func (s *Socket) updateWatchLocked() bool {
-	want := s.hostReading && s.tlsConn == nil && !s.finished && !s.paused && !s.upgrading &&
+	wantRead := s.hostReading && s.tlsConn == nil && !s.finished && !s.paused && !s.upgrading &&
 		!s.peerEnded && s.state != StateClosing && s.rc != nil
-	switch {
-	case want && s.watchFD < 0:
-		fd := -1
-		s.rc.Control(func(f uintptr) { fd = int(f) })
-		if fd >= 0 && s.loop.watch(s, fd) {
-			s.watchFD = fd
-		}
-	case !want && s.watchFD >= 0:
-		s.loop.unwatch(s.watchFD)
-		s.watchFD = -1
+	var mask uint32
+	if wantRead {
+		mask |= unix.EPOLLIN | unix.EPOLLRDHUP
 	}
-	return s.watchFD >= 0
+	if s.hostFlushesLocked() {
+		mask |= unix.EPOLLOUT
+	}
+	switch {
+	case mask != 0 && (s.watchFD < 0 || mask != s.watchMask):
+		fd := s.watchFD
+		if fd < 0 {
+			s.rc.Control(func(f uintptr) { fd = int(f) })
+		}
+		if fd >= 0 && s.loop.watch(s, fd, mask) {
+			s.watchFD, s.watchMask = fd, mask
+		} else if s.watchFD < 0 {
+			return false
+		}
+	case mask == 0 && s.watchFD >= 0:
+		s.loop.unwatch(s.watchFD)
+		s.watchFD, s.watchMask = -1, 0
+	}
+	return s.watchFD >= 0 && s.watchMask&unix.EPOLLIN != 0
+}
+
+// hostFlushesLocked reports whether queued output is waiting for the
+// polling thread (plain TCP in a host-read loop; files go to a writer
+// goroutine, which uses sendfile).
+func (s *Socket) hostFlushesLocked() bool {
+	return s.hostReading && s.kind == KindTCP && s.tlsConn == nil && !s.finished && !s.writing &&
+		len(s.queue) > 0 && s.queue[0].file == nil && s.state != StateOpening && s.rc != nil
+}
+
+// hostFlush writes queued output on the polling thread without waiting,
+// then does what waited for the flush (DRAIN, half-close, close, upgrade).
+func (s *Socket) hostFlush() {
+	s.mu.Lock()
+	if !s.hostFlushesLocked() {
+		s.mu.Unlock()
+		return
+	}
+	for len(s.queue) > 0 && s.queue[0].file == nil {
+		var bufs [][]byte
+		size := 0
+		for _, c := range s.queue {
+			if c.file != nil || len(bufs) == maxBatchChunks || size >= maxBatchBytes {
+				break
+			}
+			bufs = append(bufs, c.data)
+			size += len(c.data)
+		}
+		var n int
+		var werr error
+		if err := s.rc.Control(func(fd uintptr) {
+			for {
+				n, werr = unix.SendmsgBuffers(int(fd), bufs, nil, nil, unix.MSG_NOSIGNAL|unix.MSG_DONTWAIT)
+				if werr != unix.EINTR {
+					return
+				}
+			}
+		}); err != nil {
+			werr = err
+		}
+		if werr == unix.EAGAIN {
+			break
+		}
+		if werr != nil {
+			s.finishLocked(AsError(os.NewSyscallError("sendmsg", werr)))
+			s.mu.Unlock()
+			return
+		}
+		s.buffered -= int64(n)
+		s.bytesOut += uint64(n)
+		for n > 0 {
+			if k := len(s.queue[0].data); n >= k {
+				n -= k
+				s.queue = s.queue[1:]
+			} else {
+				s.queue[0].data = s.queue[0].data[n:]
+				n = 0
+			}
+		}
+	}
+	switch {
+	case len(s.queue) == 0:
+		s.queue = nil
+		s.updateWatchLocked()
+		s.afterFlushLocked() // unlocks
+		return
+	case s.queue[0].file != nil:
+		s.writing = true // sendfile(2) waits on a writer goroutine
+		go s.writeLoop()
+	}
+	s.updateWatchLocked()
+	s.mu.Unlock()
 }
 
 // leaveHostReads hands the socket to a reader goroutine (the loop switched
@@ -305,6 +391,7 @@ func (s *Socket) leaveHostReads() {
 	}
 	s.hostReading = false
 	s.updateWatchLocked()
+	s.kickWriterLocked() // queued output now goes to a writer goroutine
 	if s.kind == KindTCPServer {
 		if !s.finished && !s.readerRunning {
 			s.readerRunning = true
@@ -374,6 +461,10 @@ func (s *Socket) hostRead(ev *Event) bool {
 
 func (s *Socket) kickWriterLocked() {
 	if s.writing || len(s.queue) == 0 || s.state == StateOpening || s.finished {
+		return
+	}
+	if s.hostFlushesLocked() {
+		s.updateWatchLocked() // the polling thread flushes on EPOLLOUT
 		return
 	}
 	s.writing = true
