@@ -358,7 +358,9 @@ int w3s_set_user_data(int64_t h, uint64_t user_data);
  * one datagram to the connected peer. Returns the bytes still buffered
  * (>= 0). When that reaches the send high-water mark, a DRAIN event follows
  * once the buffer is empty again. Sending on an "opening" TCP socket queues.
- * len 0 is allowed and does nothing.
+ * len 0 is allowed and does nothing. For a plain TCP socket the loop's polling
+ * thread flushes queued bytes when the socket becomes writable: keep polling
+ * the loop (as for any event) while data is queued.
  * Errors: W3S_EBADF, W3S_EINVAL (NULL data with len > 0, len > 2^31),
  * W3S_ESTATE (closing/closed, or write side half-closed), W3S_ENOTSUP
  * (listener), W3S_ENOTCONN (unconnected UDP), W3S_EMSGSIZE. */
