@@ -355,32 +355,46 @@ func w3s_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
 	return membership(h, source, group, iface, true, false)
 }
 
+// fillArray copies up to max items into the caller's array (out may be
+// NULL when max is 0) and returns how many items there are in all.
+func fillArray[T, E any](out *E, max C.int, items []T, fill func(*E, T)) C.int {
+	if max > 0 {
+		dst := unsafe.Slice(out, int(max))
+		for i := 0; i < len(items) && i < int(max); i++ {
+			fill(&dst[i], items[i])
+		}
+	}
+	return C.int(len(items))
+}
+
+func arrayArgs(out unsafe.Pointer, max C.int) *core.Error {
+	if max < 0 || max > 0 && out == nil {
+		return core.Errf(core.EINVAL, "NULL array with max %d", int(max))
+	}
+	return nil
+}
+
 //export w3s_get_joined_groups
 func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
 	}
-	if max < 0 || max > 0 && out == nil {
-		return fail(core.Errf(core.EINVAL, "NULL array with max %d", int(max)))
+	if e := arrayArgs(unsafe.Pointer(out), max); e != nil {
+		return fail(e)
 	}
 	groups, e := s.JoinedGroups()
 	if e != nil {
 		return fail(e)
 	}
-	if max > 0 {
-		dst := unsafe.Slice(out, int(max))
-		for i := 0; i < len(groups) && i < int(max); i++ {
-			g := groups[i]
-			dst[i] = C.w3s_group{}
-			copyCString(dst[i].group[:], g.Group.String())
-			if g.Source.IsValid() {
-				copyCString(dst[i].source[:], g.Source.String())
-			}
-			dst[i].iface = C.uint32_t(g.Iface)
+	return fillArray(out, max, groups, func(d *C.w3s_group, g core.Membership) {
+		*d = C.w3s_group{}
+		copyCString(d.group[:], g.Group.String())
+		if g.Source.IsValid() {
+			copyCString(d.source[:], g.Source.String())
 		}
-	}
-	return C.int(len(groups))
+		d.iface = C.uint32_t(g.Iface)
+	})
 }
 
 //export w3s_set_option
@@ -456,25 +470,20 @@ func w3s_network_list(out *C.w3s_interface, max C.int) C.int {
 	if e := guard(); e != nil {
 		return fail(e)
 	}
-	if max < 0 || max > 0 && out == nil {
-		return fail(core.Errf(core.EINVAL, "NULL array with max %d", int(max)))
+	if e := arrayArgs(unsafe.Pointer(out), max); e != nil {
+		return fail(e)
 	}
 	list, e := core.NetworkList()
 	if e != nil {
 		return fail(e)
 	}
-	if max > 0 {
-		dst := unsafe.Slice(out, int(max))
-		for i := 0; i < len(list) && i < int(max); i++ {
-			a := list[i]
-			dst[i] = C.w3s_interface{}
-			copyCString(dst[i].name[:], a.Name)
-			copyCString(dst[i].address[:], a.Address)
-			dst[i].index = C.uint32_t(a.Index)
-			dst[i].flags = C.uint32_t(a.Flags)
-			dst[i].prefix_length = C.int32_t(a.PrefixLength)
-			dst[i].family = C.int32_t(a.Family)
-		}
-	}
-	return C.int(len(list))
+	return fillArray(out, max, list, func(d *C.w3s_interface, a core.InterfaceAddr) {
+		*d = C.w3s_interface{}
+		copyCString(d.name[:], a.Name)
+		copyCString(d.address[:], a.Address)
+		d.index = C.uint32_t(a.Index)
+		d.flags = C.uint32_t(a.Flags)
+		d.prefix_length = C.int32_t(a.PrefixLength)
+		d.family = C.int32_t(a.Family)
+	})
 }
