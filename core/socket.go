@@ -335,7 +335,9 @@ func (s *Socket) Close() *Error {
 	s.state = StateClosing
 	s.closePending = true
 	s.interruptReadLocked()
-	idle := !s.writing && len(s.queue) == 0 && !s.upgrading
+	// During a STARTTLS handshake, close waits for it only when data sent
+	// meanwhile is owed to the peer encrypted.
+	idle := !s.writing && len(s.queue) == 0 && (!s.upgrading || len(s.pendingTLS) == 0)
 	s.mu.Unlock()
 	if idle {
 		s.closeGracefully()

@@ -336,3 +336,23 @@ func TestNotifyThatWaitsForThePoller(t *testing.T) {
 		t.Fatalf("got %q", r.data[c.h])
 	}
 }
+
+// Closing during a STARTTLS handshake with nothing owed to the peer closes
+// at once instead of waiting out the handshake timeout.
+func TestCloseDuringSTARTTLSWithNothingPending(t *testing.T) {
+	p := getPKI(t)
+	r := newRecorder(t)
+	ln, port := r.listen(DefaultTCPOptions())
+	peer, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close() // a peer that never speaks TLS
+	srv := r.accepted(ln)
+	if e := srv.StartTLS(p.serverTLS(), nil); e != nil {
+		t.Fatal(e)
+	}
+	srv.Close()
+	// Well inside the 30 s handshake timeout.
+	r.until("CLOSE", 5*time.Second, func() bool { return r.has(srv.h, EvClose) })
+}
