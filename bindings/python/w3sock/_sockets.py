@@ -158,7 +158,32 @@ def _enc(s: Optional[str]) -> Optional[bytes]:
 # streams
 # --------------------------------------------------------------------------
 
-class Readable:
+class _Waiting:
+    """What the TCP and UDP readable sides share: one reader waiting at a
+    time, woken by data, end of stream or an error."""
+
+    _waiter: "Optional[asyncio.Future[None]]"
+    _eof: bool
+    _exc: Optional[BaseException]
+
+    def _wake(self) -> None:
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    def _feed_eof(self) -> None:
+        self._eof = True
+        self._wake()
+
+    def _set_exception(self, exc: BaseException) -> None:
+        self._exc = exc
+        self._eof = True
+        self._wake()
+
+
+class Readable(_Waiting):
     """The readable side of a TCP socket: an async iterator of ``bytes`` chunks
     with the reading methods of :class:`asyncio.StreamReader`.
 
@@ -190,22 +215,6 @@ class Readable:
         if self._size >= self._hw and not self._paused:
             self._paused = True
             self._owner._flow_pause()
-
-    def _wake(self) -> None:
-        w = self._waiter
-        if w is not None:
-            self._waiter = None
-            if not w.done():
-                w.set_result(None)
-
-    def _feed_eof(self) -> None:
-        self._eof = True
-        self._wake()
-
-    def _set_exception(self, exc: BaseException) -> None:
-        self._exc = exc
-        self._eof = True
-        self._wake()
 
     def _consumed(self) -> None:
         if self._paused and self._size <= self._hw // 2:
@@ -1253,7 +1262,7 @@ class TCPServerSocket(_Base):
 # UDP
 # --------------------------------------------------------------------------
 
-class UDPReadable:
+class UDPReadable(_Waiting):
     """Async iterator of :class:`UDPMessage`; ``await read()`` gives one."""
 
     def __init__(self, owner: "UDPSocket", max_messages: int = 4096,
@@ -1275,22 +1284,6 @@ class UDPReadable:
         if not self._paused and (len(self._queue) >= self._max or self._size >= self._hw):
             self._paused = True
             self._owner._apply_pause()
-
-    def _wake(self) -> None:
-        w = self._waiter
-        if w is not None:
-            self._waiter = None
-            if not w.done():
-                w.set_result(None)
-
-    def _feed_eof(self) -> None:
-        self._eof = True
-        self._wake()
-
-    def _set_exception(self, exc: BaseException) -> None:
-        self._exc = exc
-        self._eof = True
-        self._wake()
 
     async def read(self) -> Optional[UDPMessage]:
         """The next datagram, or None once the socket is closed."""
