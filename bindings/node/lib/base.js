@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, SIZES, OPT, READY_STATES, fixedString } = native;
-const { check, typeError, w3sError } = require('./errors');
+const { check, lastError, typeError, w3sError } = require('./errors');
 const { getLoop, hookExit } = require('./loop');
 
 /** The superset proposal's message event: data (+ remote address/port for UDP). */
@@ -132,6 +132,21 @@ class SocketBase extends EventTarget {
   _register(handle) {
     this._handle = handle;
     this._loop.add(handle, this);
+  }
+
+  /**
+   * Makes the native socket with create(loopHandle) on this thread's loop,
+   * keeping `keep` (the option strings) alive during the call, and
+   * registers it; throws the DOMException of a failed create.
+   */
+  _open(keep, create) {
+    const loop = SocketBase._loop();
+    this._loop = loop;
+    native.hold(keep);
+    const h = create(loop.handle);
+    native.hold(null);
+    if (native.isNeg(h)) throw lastError(h);
+    this._register(native.normHandle(h));
   }
 
   static _loop() {

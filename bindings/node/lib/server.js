@@ -3,7 +3,7 @@
 // draft); connections is a ReadableStream of TCPSocket; 'connection' events.
 
 const native = require('./native');
-const { api, EV, isNeg, normHandle, readHandle, fixedString } = native;
+const { api, EV, readHandle, fixedString } = native;
 const { check, checkClose, lastError, w3sError, abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
 const { SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent, defineHandlers, readInfo } = require('./base');
@@ -36,13 +36,7 @@ class TCPServerSocket extends SocketBase {
       },
       cancel: () => { this._connectionsClosed = true; this._wanted = 0; },
     }, { highWaterMark: 0 });
-    const loop = SocketBase._loop();
-    this._loop = loop;
-    native.hold(keep);
-    const h = api.tcp_listen(loop.handle, buf, 0);
-    native.hold(null);
-    if (isNeg(h)) throw lastError(h);
-    this._register(normHandle(h));
+    this._open(keep, (loop) => api.tcp_listen(loop, buf, 0));
     // Binding happened before tcp_listen returned: the port is known now.
     const info = readInfo(this._handle);
     this._localAddress = info.localAddress;

@@ -4,7 +4,7 @@
 // superset proposal's events (open, message, drain, error, close, end).
 
 const native = require('./native');
-const { api, EV, isNeg, normHandle, copyOut } = native;
+const { api, EV, isNeg, copyOut } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
@@ -86,13 +86,7 @@ class TCPSocket extends SocketBase {
     this._remotePort = remotePort;
     this._localAddress = o.localAddress ?? null;
     this._localPort = o.localPort ?? null;
-    const loop = SocketBase._loop();
-    this._loop = loop;
-    native.hold(keep); // the option strings stay alive during the call
-    const h = api.tcp_connect(loop.handle, remoteAddress, remotePort || 1, buf, 0);
-    native.hold(null);
-    if (isNeg(h)) throw lastError(h);
-    this._register(normHandle(h));
+    this._open(keep, (loop) => api.tcp_connect(loop, remoteAddress, remotePort || 1, buf, 0));
   }
 
   _setup(o, secure, highWaterSend) {

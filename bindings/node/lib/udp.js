@@ -4,7 +4,7 @@
 // proposal's events and send().
 
 const native = require('./native');
-const { api, EV, isNeg, normHandle, copyOut, fixedString, cstr, koffi } = native;
+const { api, EV, isNeg, copyOut, fixedString, cstr, koffi } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
 const { SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo } = require('./base');
@@ -55,13 +55,7 @@ class UDPSocket extends SocketBase {
       close: () => { this._wc = null; },
       abort: () => { this._wc = null; if (!this._closedFlag) this.close(); },
     }, { highWaterMark: 1 });
-    const loop = SocketBase._loop();
-    this._loop = loop;
-    native.hold(keep);
-    const h = api.udp_open(loop.handle, buf, 0);
-    native.hold(null);
-    if (isNeg(h)) throw lastError(h);
-    this._register(normHandle(h));
+    this._open(keep, (loop) => api.udp_open(loop, buf, 0));
     const info = readInfo(this._handle);
     this._localAddress = info.localAddress;
     this._localPort = info.localPort;
