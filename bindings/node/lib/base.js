@@ -119,6 +119,14 @@ const OPTION_NAMES = {
   multicastInterface: [OPT.MULTICAST_INTERFACE, 'int'],
 };
 
+/** The DOMException an ERROR event carries (code at +20, message at +24/+32). */
+function errorOfEvent(buf, off) {
+  const code = buf.readInt32LE(off + 20);
+  const len = buf.readUInt32LE(off + 32);
+  const msg = len > 0 ? native.copyOut(buf.readBigUInt64LE(off + 24), len).toString('utf8') : '';
+  return w3sError(code, msg);
+}
+
 class SocketBase extends EventTarget {
   constructor() {
     super();
@@ -194,6 +202,7 @@ class SocketBase extends EventTarget {
 }
 
 module.exports = {
+  errorOfEvent,
   SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
   defineHandlers, readInfo,
 };

@@ -4,9 +4,9 @@
 
 const native = require('./native');
 const { api, EV, readHandle, fixedString } = native;
-const { check, checkClose, lastError, w3sError, abortError, stateError } = require('./errors');
+const { checkClose, abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
-const { SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent, defineHandlers, readInfo } = require('./base');
+const { errorOfEvent, SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent, defineHandlers, readInfo } = require('./base');
 const { TCPSocket, kAccepted, deferred, settle } = require('./tcp');
 
 class TCPServerSocket extends SocketBase {
@@ -95,13 +95,9 @@ class TCPServerSocket extends SocketBase {
           this.dispatchEvent(new Event('open'));
         }
         break;
-      case EV.ERROR: {
-        const code = buf.readInt32LE(off + 20);
-        const len = buf.readUInt32LE(off + 32);
-        const msg = len > 0 ? native.copyOut(buf.readBigUInt64LE(off + 24), len).toString('utf8') : '';
-        this._error = w3sError(code, msg);
+      case EV.ERROR:
+        this._error = errorOfEvent(buf, off);
         break;
-      }
       case EV.CLOSE:
         this._onClose();
         break;

@@ -4,11 +4,11 @@
 // superset proposal's events (open, message, drain, error, close, end).
 
 const native = require('./native');
-const { api, EV, isNeg, copyOut } = native;
+const { api, EV, isNeg } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
-  SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo,
+  errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo,
 } = require('./base');
 
 const kAccepted = Symbol('w3sock.accepted');
@@ -385,13 +385,9 @@ class TCPSocket extends SocketBase {
       case EV.END:
         this._onEnd();
         break;
-      case EV.ERROR: {
-        const code = buf.readInt32LE(off + 20);
-        const len = buf.readUInt32LE(off + 32);
-        const msg = len > 0 ? copyOut(buf.readBigUInt64LE(off + 24), len).toString('utf8') : '';
-        this._error = w3sError(code, msg);
+      case EV.ERROR:
+        this._error = errorOfEvent(buf, off);
         break;
-      }
       case EV.CLOSE:
         this._onClose(buf.readInt32LE(off + 20));
         break;

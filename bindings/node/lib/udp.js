@@ -4,10 +4,10 @@
 // proposal's events and send().
 
 const native = require('./native');
-const { api, EV, isNeg, copyOut, fixedString, cstr, koffi } = native;
+const { api, EV, isNeg, fixedString } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
-const { SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo } = require('./base');
+const { errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo } = require('./base');
 const { toBytes, deferred, settle } = require('./tcp');
 
 const DEFAULT_READABLE_HWM = 256; // messages
@@ -254,13 +254,9 @@ class UDPSocket extends SocketBase {
           this.dispatchEvent(new Event('open'));
         }
         break;
-      case EV.ERROR: {
-        const code = buf.readInt32LE(off + 20);
-        const len = buf.readUInt32LE(off + 32);
-        const msg = len > 0 ? copyOut(buf.readBigUInt64LE(off + 24), len).toString('utf8') : '';
-        this._error = w3sError(code, msg);
+      case EV.ERROR:
+        this._error = errorOfEvent(buf, off);
         break;
-      }
       case EV.CLOSE:
         this._onClose(buf.readInt32LE(off + 20));
         break;
