@@ -264,7 +264,6 @@ func (s *Socket) adoptLocked(c net.Conn, tc *tls.Conn) {
 	}
 	ns.accepted = true
 	ns.opts = s.opts
-	ns.opts.TLS = s.opts.TLS
 	ns.applyHighWater(s.opts.HighWaterSend, s.opts.HighWaterReceive)
 	ns.mu.Lock()
 	ns.attachLocked(c)

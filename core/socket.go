@@ -107,7 +107,6 @@ type Socket struct {
 	dualStack  bool // wildcard IPv6 socket that also carries IPv4
 	peer       *net.UDPAddr
 	groups     []Membership
-	udpOpts    UDPOptions
 	mcastIface int
 
 	// counters

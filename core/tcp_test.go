@@ -156,7 +156,7 @@ func TestAbortIsResetForPeer(t *testing.T) {
 	}
 }
 
-func TestRefusedAndTimeout(t *testing.T) {
+func TestConnectionRefused(t *testing.T) {
 	r := newRecorder(t)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := l.Addr().(*net.TCPAddr).Port

@@ -119,7 +119,6 @@ func OpenUDP(l *Loop, o UDPOptions, userData uint64) (*Socket, *Error) {
 	s.rc, _ = uc.SyscallConn()
 	s.family = family
 	s.dualStack = family == 6 && ip == nil
-	s.udpOpts = o
 	s.hwmRecv = defaultUDPHighWaterRecv
 	s.applyHighWater(o.HighWaterSend, o.HighWaterReceive)
 	if e := s.applyUDPOptions(o); e != nil {
