@@ -11,7 +11,7 @@ BUILD      := build
 LIB        := $(BUILD)/libw3sock.so
 CFLAGS_T   := -std=c99 -Wall -Wextra -Werror -pedantic -O2 -g -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LDFLAGS_T  := -L$(BUILD) -lw3sock -Wl,-rpath,$(abspath $(BUILD)) -lpthread
-GOSRC      := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h') include/w3sock.h go.mod go.sum
+GOSRC      := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map') include/w3sock.h go.mod go.sum
 
 C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.c))
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
@@ -26,7 +26,7 @@ lib: $(LIB)
 $(LIB): $(GOSRC)
 	@mkdir -p $(BUILD)
 	$(GO) build -trimpath -buildmode=c-shared \
-	  -ldflags="-extldflags=-Wl,-soname,libw3sock.so.$(SOVERSION)" \
+	  -ldflags="-extldflags=-Wl,-soname,libw3sock.so.$(SOVERSION),--version-script=$(abspath capi/exports.map)" \
 	  -o $(BUILD)/libw3sock.so.$(SOVERSION) ./capi
 	rm -f $(BUILD)/libw3sock.so.$(SOVERSION:%=%).h $(BUILD)/libw3sock.so.h
 	ln -sf libw3sock.so.$(SOVERSION) $(LIB)

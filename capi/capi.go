@@ -123,6 +123,15 @@ func w3s_shutdown() C.int {
 		return fail(core.Errf(core.EFORKED, "w3sock cannot be used in a child process after fork()"))
 	}
 	stopAllCallbacks()
+	loopsMu.Lock()
+	all := make([]*loopState, 0, len(loops))
+	for _, st := range loops {
+		all = append(all, st)
+	}
+	loopsMu.Unlock()
+	for _, st := range all {
+		st.retireFast() // a poll in progress may need loopsMu: not held here
+	}
 	core.Shutdown()
 	return 0
 }

@@ -4,6 +4,7 @@ package main
 #include <stdlib.h>
 #include <string.h>
 #include "shim.h"
+#include "fastpath.h"
 */
 import "C"
 
@@ -66,6 +67,8 @@ func w3s_loop_new() C.int64_t {
 	loopsMu.Lock()
 	loops[l.Handle()] = &loopState{loop: l}
 	loopsMu.Unlock()
+	// Without the C half (no memory) every poll simply goes to Go.
+	C.w3s_fast_loop_add(C.int64_t(l.Handle()), C.int(l.FD()), C.int(l.EventFD()))
 	return C.int64_t(l.Handle())
 }
 
@@ -82,6 +85,7 @@ func w3s_loop_close(h C.int64_t) C.int {
 	loopsMu.Lock()
 	delete(loops, st.loop.Handle())
 	loopsMu.Unlock()
+	st.retireFast()
 	st.loop.Close()
 	st.pollMu.Lock()
 	st.freeArena()
@@ -108,8 +112,11 @@ func w3s_loop_wake(h C.int64_t) C.int {
 	return 0
 }
 
-//export w3s_loop_poll
-func w3s_loop_poll(h C.int64_t, events *C.w3s_event, max C.int, timeoutMS C.int) C.int {
+// w3sgo_loop_poll is w3s_loop_poll's Go half: fastpath.c serves plain TCP
+// data itself and calls this for everything else.
+//
+//export w3sgo_loop_poll
+func w3sgo_loop_poll(h C.int64_t, events *C.w3s_event, max C.int, timeoutMS C.int) C.int {
 	st, e := loopOf(h)
 	if e != nil {
 		return fail(e)
@@ -190,6 +197,13 @@ func (st *loopState) pollInto(out []C.w3s_event, timeout time.Duration) (int, *c
 	return n, nil
 }
 
+// retireFast stops the C poll from using the loop's descriptors before
+// they close: a poll waiting in C is woken and waited for.
+func (st *loopState) retireFast() {
+	st.loop.Wake()
+	C.w3s_fast_loop_retire(C.int64_t(st.loop.Handle()))
+}
+
 func (st *loopState) freeArena() {
 	if st.arena != nil {
 		C.free(st.arena)
@@ -211,6 +225,7 @@ func w3s_loop_set_callback(h C.int64_t, cb C.w3s_event_cb, user unsafe.Pointer) 
 	defer st.cbMu.Unlock()
 	stop, done := make(chan struct{}), make(chan struct{})
 	st.cbStop, st.cbDone = stop, done
+	C.w3s_fast_loop_set_callback_mode(h, 1)
 	go st.runCallback(cb, user, stop, done)
 	return 0
 }
@@ -231,16 +246,19 @@ func (st *loopState) runCallback(cb C.w3s_event_cb, user unsafe.Pointer, stop, d
 			return
 		default:
 		}
+		fl := C.w3s_fast_loop_enter(h) // no C poll reads meanwhile
 		st.pollMu.Lock()
 		n, e := st.pollInto(out, -1)
 		if e != nil {
 			st.pollMu.Unlock()
+			C.w3s_fast_loop_leave(fl)
 			return
 		}
 		if n > 0 {
 			C.w3s_call_event_cb(cb, user, events, C.int(n), h)
 		}
 		st.pollMu.Unlock()
+		C.w3s_fast_loop_leave(fl)
 	}
 }
 
@@ -255,6 +273,7 @@ func (st *loopState) stopCallback() {
 		return
 	}
 	close(stop)
+	C.w3s_fast_loop_set_callback_mode(C.int64_t(st.loop.Handle()), 0)
 	st.loop.Wake()
 	if C.w3s_current_cb_loop() != C.int64_t(st.loop.Handle()) {
 		<-done

@@ -212,8 +212,10 @@ func bytesOf(data unsafe.Pointer, n C.size_t) ([]byte, *core.Error) {
 	return unsafe.Slice((*byte)(data), int(n)), nil
 }
 
-//export w3s_send
-func w3s_send(h C.int64_t, data unsafe.Pointer, n C.size_t) C.int64_t {
+// w3sgo_send is w3s_send's Go half (fastpath.c writes directly when it may).
+//
+//export w3sgo_send
+func w3sgo_send(h C.int64_t, data unsafe.Pointer, n C.size_t) C.int64_t {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail64(e)

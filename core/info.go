@@ -30,6 +30,7 @@ type Info struct {
 func (s *Socket) Info() Info {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.harvestFastLocked()
 	in := Info{
 		Kind: s.kind, State: s.state, Family: s.family,
 		BufferedAmount: s.buffered,

@@ -128,6 +128,10 @@ func (l *Loop) Handle() Handle { return l.h }
 // FD is readable while events are pending or a host-read socket has data.
 func (l *Loop) FD() int { return l.epfd }
 
+// EventFD is the queue's eventfd inside FD's epoll set (its epoll data is
+// the descriptor with a zero high half): readable while events are queued.
+func (l *Loop) EventFD() int { return l.efd }
+
 // SetNotify installs fn, called (outside any lock) when the queue goes from
 // empty to non-empty. nil removes it. A host that is only notified does not
 // watch the descriptor, so socket readiness would go unseen: from then on
@@ -192,7 +196,9 @@ func (l *Loop) watch(s *Socket, fd int, mask uint32) bool {
 	if _, ok := l.watched[int32(fd)]; ok {
 		op = unix.EPOLL_CTL_MOD
 	}
-	ev := unix.EpollEvent{Events: mask, Fd: int32(fd)}
+	// Pad is the high half of epoll_data: the socket's slot index, by which
+	// the C layer's poll finds the socket without entering Go.
+	ev := unix.EpollEvent{Events: mask, Fd: int32(fd), Pad: int32(uint32(s.h))}
 	if err := unix.EpollCtl(l.epfd, op, fd, &ev); err != nil {
 		return false
 	}

@@ -78,7 +78,9 @@ type Socket struct {
 	hostReading   bool // the loop's polling thread reads this socket
 	watchFD       int  // descriptor in the loop's epoll set, or -1
 	watchMask     uint32
-	announced     bool // OPEN/CONNECTION delivered: DATA may follow
+	announced     bool   // OPEN/CONNECTION delivered: DATA may follow
+	fastFD        int    // descriptor for the host-thread data path, or -1
+	fastPub       uint32 // Fast* flags published to the host thread
 	acceptBackoff time.Duration
 	undelivered   int64
 	hwmRecv       int64
@@ -117,7 +119,7 @@ func newSocket(l *Loop, kind Kind, userData uint64) (*Socket, *Error) {
 	if err := checkLive(); err != nil {
 		return nil, err
 	}
-	s := &Socket{loop: l, kind: kind, hwmSend: defaultHighWaterSend, hwmRecv: defaultHighWaterReceive, watchFD: -1}
+	s := &Socket{loop: l, kind: kind, hwmSend: defaultHighWaterSend, hwmRecv: defaultHighWaterReceive, watchFD: -1, fastFD: -1}
 	s.cond.L = &s.mu
 	s.userData.Store(userData)
 	if !l.addSocket(s) {
@@ -134,7 +136,14 @@ func (s *Socket) Handle() Handle { return s.h }
 func (s *Socket) Kind() Kind { return s.kind }
 
 // SetUserData changes what later events carry.
-func (s *Socket) SetUserData(v uint64) { s.userData.Store(v) }
+func (s *Socket) SetUserData(v uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.userData.Store(v)
+	if s.fastPub != 0 {
+		fast.SetUserData(s.h, v)
+	}
+}
 
 // State returns the ready state.
 func (s *Socket) State() ReadyState {
@@ -175,11 +184,13 @@ func (s *Socket) delivered(ev *Event) {
 	case EvOpen:
 		s.mu.Lock()
 		s.announced = true
+		s.syncFastLocked()
 		s.mu.Unlock()
 	case EvConnection:
 		if a := ev.acc; a != nil {
 			a.mu.Lock()
 			a.announced = true
+			a.syncFastLocked()
 			a.mu.Unlock()
 		}
 	case EvClose:

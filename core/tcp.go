@@ -306,6 +306,7 @@ func (s *Socket) updateWatchLocked() bool {
 		s.loop.unwatch(s.watchFD)
 		s.watchFD, s.watchMask = -1, 0
 	}
+	s.syncFastLocked()
 	return s.watchFD >= 0 && s.watchMask&unix.EPOLLIN != 0
 }
 
@@ -621,6 +622,8 @@ func (s *Socket) Send(p []byte) (int64, *Error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.claimFastLocked()
+	defer s.syncFastLocked()
 	if e := s.writableLocked(); e != nil {
 		return 0, e
 	}
@@ -718,6 +721,8 @@ func (s *Socket) SendFile(path string, off, n int64) (int64, *Error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.claimFastLocked()
+	defer s.syncFastLocked()
 	if e := s.writableLocked(); e != nil {
 		f.Close()
 		return 0, e
@@ -830,6 +835,7 @@ func (s *Socket) writeStream(batch []outChunk, tc *tls.Conn) (int64, error) {
 
 // afterFlushLocked runs with s.mu held and the queue empty; it unlocks.
 func (s *Socket) afterFlushLocked() {
+	s.syncFastLocked() // the queue is empty: the host thread may write again
 	if s.needDrain {
 		s.needDrain = false
 		s.emitLocked(Event{Type: EvDrain})
@@ -857,6 +863,8 @@ func (s *Socket) HalfClose() *Error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.claimFastLocked()
+	defer s.syncFastLocked()
 	switch {
 	case s.finished:
 		return Errf(ESTATE, "socket is closed")

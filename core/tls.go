@@ -409,6 +409,8 @@ func (s *Socket) StartTLS(o *TLSOptions, unread []byte) *Error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.claimFastLocked() // what the host thread wrote is queued ahead of the handshake
+	defer s.syncFastLocked()
 	switch {
 	case s.finished:
 		return Errf(ESTATE, "socket is closed")

@@ -36,7 +36,9 @@ def build_library(dest: Path) -> None:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if os.path.exists("/usr/local/go/bin/go") else None)
     if root is not None and go is not None and os.environ.get("W3SOCK_SKIP_GO") != "1":
         cmd = [go, "build", "-buildmode=c-shared", "-trimpath",
-               "-ldflags=-extldflags=-Wl,-soname,libw3sock.so.0",
+               # exports.map keeps the internal w3sgo_* symbols out of the ABI
+               "-ldflags=-extldflags=-Wl,-soname,libw3sock.so.0,--version-script="
+               + str(root / "capi" / "exports.map"),
                "-o", str(dest), "./capi"]
         print("w3sock: building the native library:", " ".join(cmd), f"(in {root})", flush=True)
         env = dict(os.environ, CGO_ENABLED="1")

@@ -1,0 +1,29 @@
+/* The host-thread data path (see fastpath.c and core/fastpath.go). Private:
+ * every function here is hidden. */
+#ifndef W3S_FASTPATH_H
+#define W3S_FASTPATH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shim.h"
+
+/* Flags of a published socket; they match core.FastRead / core.FastWrite. */
+#define W3S_FAST_READ 1u
+#define W3S_FAST_WRITE 2u
+
+/* Sockets (called by Go with the socket's lock held). */
+W3S_HIDDEN void w3s_fast_publish(int64_t h, int fd, uint32_t flags, uint64_t user_data,
+                                 uint8_t **carry, size_t *carry_len,
+                                 uint64_t *bytes_in, uint64_t *bytes_out);
+W3S_HIDDEN void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out);
+W3S_HIDDEN void w3s_fast_set_user_data(int64_t h, uint64_t user_data);
+
+/* Loops. */
+W3S_HIDDEN int w3s_fast_loop_add(int64_t h, int epfd, int efd);
+W3S_HIDDEN void w3s_fast_loop_retire(int64_t h);
+W3S_HIDDEN void w3s_fast_loop_set_callback_mode(int64_t h, int on);
+W3S_HIDDEN void *w3s_fast_loop_enter(int64_t h);
+W3S_HIDDEN void w3s_fast_loop_leave(void *loop);
+
+#endif
