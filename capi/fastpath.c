@@ -198,7 +198,8 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
          * have a hole. Leave the socket to Go, which fails on its own
          * allocation or sends what it is given; report no memory. */
         slot_leave(s, flags & ~W3S_FAST_WRITE);
-        w3s_set_error("cannot allocate the unsent part of a send", 41);
+        static const char msg[] = "cannot allocate the unsent part of a send";
+        w3s_set_error(msg, sizeof msg - 1);
         return W3S_ENOMEM;
     }
     memcpy(rest, (uint8_t *)data + sent, len - sent);
@@ -339,13 +340,19 @@ typedef struct {
 /* One poll served in C, or NEED_GO when something needs the Go poll (which
  * then sees the same readiness: the epoll set is level-triggered and
  * nothing was consumed). *timeout_ms is updated to what is left. */
-static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms) {
+/* A read goes into the host's buffer (w3s_loop_poll_into) while this much
+ * of it is left, else into the loop's arena. */
+#define HOST_MIN (16 * 1024 + 1)
+
+static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, uint8_t *hbuf,
+                     size_t hcap) {
     int64_t deadline = *timeout_ms > 0 ? now_ms() + *timeout_ms : 0;
     int wait = *timeout_ms;
     read_end ends[READY_MAX];
     int n = 0;
-    size_t off = 0;
-    size_t offs[READY_MAX];
+    size_t off = 0, hoff = 0;
+    size_t offs[READY_MAX]; /* payload offsets, in the arena or (in_host) in hbuf */
+    uint8_t in_host[READY_MAX];
     if (l->arena_cap > (1u << 20)) { /* a burst grew it: give it back */
         free(l->arena);
         l->arena = NULL;
@@ -381,7 +388,16 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms) 
             uint32_t idx = (uint32_t)(d >> 32);
             fast_slot *s = idx ? slot_of(idx, 0) : NULL;
             if (s == NULL || l->ready[i].events != EPOLLIN) continue; /* later rounds: next poll */
-            if (off > ARENA_MAX || arena_reserve(l, off) != 0) break;
+            int host = hbuf != NULL && hcap - hoff >= HOST_MIN;
+            size_t room = READ_SIZE;
+            uint8_t *dst;
+            if (host) {
+                if (room > hcap - hoff - 1) room = hcap - hoff - 1;
+                dst = hbuf + hoff;
+            } else {
+                if (off > ARENA_MAX || arena_reserve(l, off) != 0) break;
+                dst = l->arena + off;
+            }
             uint32_t flags = slot_enter(s, W3S_FAST_READ);
             if (flags == 0) continue; /* withdrawn meanwhile: Go's next poll */
             int64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
@@ -391,7 +407,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms) 
             }
             ssize_t r;
             do {
-                r = read(fd, l->arena + off, READ_SIZE);
+                r = read(fd, dst, room);
             } while (r < 0 && errno == EINTR);
             int err = r < 0 ? errno : 0;
             if (r > 0) atomic_fetch_add_explicit(&s->bytes_in, (uint64_t)r, memory_order_relaxed);
@@ -409,10 +425,16 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms) 
                 e->family = 0;
                 e->reserved = 0;
                 e->address[0] = 0;
-                l->arena[off + r] = 0;
-                offs[n++] = off;
-                off += (size_t)r + 1;
-                full |= r == READ_SIZE;
+                dst[r] = 0;
+                in_host[n] = (uint8_t)host;
+                if (host) {
+                    offs[n++] = hoff;
+                    hoff += (size_t)r + 1;
+                } else {
+                    offs[n++] = off;
+                    off += (size_t)r + 1;
+                }
+                full |= (size_t)r == room;
             } else if (r == 0 || (err != EAGAIN && err != EWOULDBLOCK)) {
                 ends[nends].handle = h;
                 ends[nends++].err = err;
@@ -435,7 +457,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms) 
         }
         round = -1; /* nothing consumed yet: wait again (every round may be a wait) */
     }
-    for (int i = 0; i < n; i++) events[i].data = l->arena + offs[i];
+    for (int i = 0; i < n; i++) events[i].data = (in_host[i] ? hbuf : l->arena) + offs[i];
     if (*timeout_ms > 0) {
         int64_t left = deadline - now_ms();
         *timeout_ms = left > 0 ? (int)left : 0;
@@ -443,7 +465,8 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms) 
     return n;
 }
 
-int w3s_loop_poll(int64_t h, w3s_event *events, int max, int timeout_ms) {
+static int poll_common(int64_t h, w3s_event *events, int max, int timeout_ms, uint8_t *hbuf,
+                       size_t hcap) {
     if (w3s_forked || events == NULL || max < 1) return w3sgo_loop_poll(h, events, max, timeout_ms);
     fast_loop *l = loop_ref(h);
     if (l == NULL) return w3sgo_loop_poll(h, events, max, timeout_ms);
@@ -459,9 +482,23 @@ int w3s_loop_poll(int64_t h, w3s_event *events, int max, int timeout_ms) {
         return w3sgo_loop_poll(h, events, max, timeout_ms);
     }
     int left = timeout_ms < 0 ? -1 : timeout_ms;
-    int n = fast_poll(l, events, max, &left);
+    int n = fast_poll(l, events, max, &left, hbuf, hcap);
     if (n == NEED_GO) n = w3sgo_loop_poll(h, events, max, left);
     pthread_mutex_unlock(&l->mu);
     loop_unref(l);
     return n;
+}
+
+int w3s_loop_poll(int64_t h, w3s_event *events, int max, int timeout_ms) {
+    return poll_common(h, events, max, timeout_ms, NULL, 0);
+}
+
+int w3s_loop_poll_into(int64_t h, w3s_event *events, int max, int timeout_ms, void *buf,
+                       size_t cap) {
+    if (buf == NULL && cap > 0) {
+        static const char msg[] = "w3s_loop_poll_into: buf is NULL but cap > 0";
+        w3s_set_error(msg, sizeof msg - 1);
+        return W3S_EINVAL;
+    }
+    return poll_common(h, events, max, timeout_ms, buf, buf ? cap : 0);
 }

@@ -134,7 +134,8 @@ class Loop {
     this.draining = true;
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        const n = api.loop_poll(this.handle, this.ptr, BATCH, 0);
+        const [into, cap] = native.slabRoom();
+        const n = api.loop_poll_into(this.handle, this.ptr, BATCH, 0, into, cap);
         if (n <= 0) return; // 0: empty; < 0: shut down (nothing more will come)
         this.dispatch(n);
         if (n < BATCH) return;

@@ -53,6 +53,7 @@ const api = {
   loop_close: f('int w3s_loop_close(int64_t loop)'),
   loop_fd: f('int w3s_loop_fd(int64_t loop)'),
   loop_poll: f('int w3s_loop_poll(int64_t loop, void *events, int max, int timeout_ms)'),
+  loop_poll_into: f('int w3s_loop_poll_into(int64_t loop, void *events, int max, int timeout_ms, uintptr_t buf, size_t cap)'),
   loop_wake: f('int w3s_loop_wake(int64_t loop)'),
   loop_set_notify: f('int w3s_loop_set_notify(int64_t loop, w3s_notify_cb *fn, void *user)'),
   tls_options_init: f('int w3s_tls_options_init(void *o)'),
@@ -183,18 +184,23 @@ function mapBatch() {
   const buf = batchBuf;
   const n = batchN;
   batchN = 0;
-  const base = ptrAt(buf, 24);
-  if (base === 0) return;
-  let end = base;
+  // The view covers library memory only: payloads in the slab (see below)
+  // are read from there.
+  const inSlab = (p) => slab !== null && p >= slabAddr && p < slabAddr + SLAB_SIZE;
+  let base = 0;
+  let end = 0;
   for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
     const p = ptrAt(buf, off + 24);
+    if (p === 0 || inSlab(p)) continue;
+    if (base === 0) base = end = p;
     const e = p + buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
     if (p >= base && e > end) end = e;
   }
+  if (base === 0) return;
   if (view !== null && base === viewBase && end - base <= viewLen) return;
   const len = Math.max(end - base, base === viewBase ? viewLen : 0, 1);
   try {
-    view = Buffer.from(koffi.view(buf.readBigUInt64LE(24), len));
+    view = Buffer.from(koffi.view(BigInt(base), len));
     viewBase = base;
     viewLen = len;
   } catch {
@@ -204,10 +210,44 @@ function mapBatch() {
   }
 }
 
-/** A copy of the payload of the event at off in buf (of the current batch). */
+// ------------------------------------------------------------- the slab
+// w3s_loop_poll_into reads socket data straight into memory we own: a
+// slab that successive polls fill from the front. A large payload is
+// handed to JavaScript as a view of the slab (no copy, as node:net hands
+// out the buffer it read into); a small one is copied out, so a retained
+// small message never pins the slab. The slab is replaced once too little
+// of it is left for another read.
+const SLAB_SIZE = 256 * 1024;
+const SLAB_MIN = 16 * 1024 + 1; // the library reads into the slab while this much is left
+const VIEW_MIN = 8 * 1024; // payloads at least this large become views
+let slab = null;
+let slabAddr = 0;
+let slabOff = 0; // [0, slabOff) belongs to views already handed out
+
+/** The free part of the slab for the next poll: [address, capacity]. */
+function slabRoom() {
+  if (slab === null || SLAB_SIZE - slabOff < SLAB_MIN) {
+    slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
+    slabAddr = Number(koffi.address(slab));
+    slabOff = 0;
+  }
+  return [slabAddr + slabOff, SLAB_SIZE - slabOff];
+}
+
+/** The payload of the event at off in buf: a view of the slab or a copy. */
 function payload(buf, off) {
   const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
   if (len === 0) return Buffer.alloc(0);
+  const at = ptrAt(buf, off + 24) - slabAddr;
+  if (slab !== null && at >= slabOff && at + len <= SLAB_SIZE) {
+    if (len >= VIEW_MIN) {
+      slabOff = at + len + 1;
+      return slab.subarray(at, at + len);
+    }
+    const out = Buffer.allocUnsafe(len);
+    slab.copy(out, 0, at, at + len);
+    return out;
+  }
   if (batchN > 0 && buf === batchBuf) mapBatch();
   const s = ptrAt(buf, off + 24) - viewBase;
   if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + 24), len);
@@ -235,7 +275,7 @@ function stats() {
 }
 
 module.exports = {
-  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch,
+  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch, slabRoom,
   EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
   DEFAULT_HIGH_WATER_SEND,
   cstr, fixedString, readHandle, normHandle, isNeg, stats, hold,
