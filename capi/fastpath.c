@@ -30,6 +30,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,13 +43,28 @@
 
 typedef struct fast_loop fast_loop;
 
+/* Output the host thread queued while the kernel's send buffer was full. */
+typedef struct out_chunk {
+    struct out_chunk *next;
+    size_t len, off; /* data[off, len) is still to be sent */
+    uint8_t data[];
+} out_chunk;
+
 typedef struct fast_slot {
     _Atomic uint32_t state; /* W3S_FAST_* | BUSY */
-    int fd;                 /* written by Go under BUSY */
     _Atomic int64_t handle; /* the handle now using the index */
     _Atomic uint64_t user_data;
     _Atomic uint64_t bytes_in, bytes_out; /* counted here, harvested by Go */
-    uint8_t *carry;                       /* unsent tail of a partial write */
+    _Atomic uint64_t queued;              /* bytes in the queue below */
+    /* The rest is written under BUSY. */
+    int fd;
+    int epfd;            /* the loop's epoll set */
+    uint32_t watch_mask; /* Go's registration of fd there; 0: not registered */
+    int out_armed;       /* we added EPOLLOUT to it (while the queue is not empty) */
+    int need_drain;      /* the queue reached high_water: DRAIN when it empties */
+    int64_t high_water;
+    out_chunk *q_head, *q_tail;
+    uint8_t *carry; /* the unsent rest of a partial write when there is no queue */
     size_t carry_len;
     fast_loop *loop; /* a loop's slot: its poll state (under loops_mu) */
 } fast_slot;
@@ -120,25 +136,69 @@ static void slot_lock(fast_slot *s) {
     }
 }
 
-void w3s_fast_publish(int64_t h, int fd, uint32_t flags, uint64_t user_data, uint8_t **carry,
-                      size_t *carry_len, uint64_t *bytes_in, uint64_t *bytes_out) {
-    *carry = NULL;
-    *carry_len = 0;
-    *bytes_in = *bytes_out = 0;
-    fast_slot *s = slot_of(h, flags != 0);
+
+/* Sets fd's registration in the loop's epoll set: Go's mask, plus
+ * EPOLLOUT while our queue waits for room. */
+static void set_armed(fast_slot *s, int armed) {
+    if (s->out_armed == armed) return;
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.events = s->watch_mask | (armed ? EPOLLOUT : 0);
+    ev.data.u64 = (uint32_t)s->fd | ((uint64_t)(uint32_t)(atomic_load(&s->handle) & 0xffffffff) << 32);
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0) s->out_armed = armed;
+}
+
+/* Takes the queue (and a carry) as one malloc'd block, in order; disarms
+ * EPOLLOUT so the registration is Go's again. Under BUSY. */
+static void take_output(fast_slot *s, w3s_fast_taken *t) {
+    size_t n = s->carry_len;
+    for (out_chunk *c = s->q_head; c; c = c->next) n += c->len - c->off;
+    set_armed(s, 0);
+    t->need_drain = s->need_drain;
+    s->need_drain = 0;
+    if (n == 0) return;
+    uint8_t *p = s->carry;
+    if (s->q_head != NULL) {
+        p = malloc(n);
+        if (p != NULL) {
+            size_t o = 0;
+            if (s->carry) memcpy(p, s->carry, s->carry_len), o = s->carry_len;
+            for (out_chunk *c = s->q_head; c; c = c->next) {
+                memcpy(p + o, c->data + c->off, c->len - c->off);
+                o += c->len - c->off;
+            }
+        }
+        /* else: no memory for the hand-over; the bytes are lost and Go is
+         * told below to fail the socket rather than send a stream with a hole. */
+        free(s->carry);
+        for (out_chunk *c = s->q_head, *next; c; c = next) {
+            next = c->next;
+            free(c);
+        }
+    }
+    s->q_head = s->q_tail = NULL;
+    s->carry = NULL;
+    s->carry_len = 0;
+    atomic_store(&s->queued, 0);
+    t->carry = p;
+    t->carry_len = p ? n : 0;
+    if (p == NULL) t->need_drain = -1;
+}
+
+void w3s_fast_publish(const w3s_fast_pub *pub, w3s_fast_taken *t) {
+    memset(t, 0, sizeof *t);
+    int64_t h = pub->handle;
+    fast_slot *s = slot_of(h, pub->flags != 0);
     if (s == NULL) return; /* nothing was ever published (or no memory: stay in Go) */
     slot_lock(s);
     if (atomic_load_explicit(&s->handle, memory_order_relaxed) == h) {
-        *carry = s->carry;
-        *carry_len = s->carry_len;
-        *bytes_in = atomic_exchange(&s->bytes_in, 0);
-        *bytes_out = atomic_exchange(&s->bytes_out, 0);
-    } else if (s->carry) {
-        free(s->carry); /* left by a handle that is gone (cannot happen: it publishes 0 first) */
+        t->bytes_in = atomic_exchange(&s->bytes_in, 0);
+        t->bytes_out = atomic_exchange(&s->bytes_out, 0);
     }
-    s->carry = NULL;
-    s->carry_len = 0;
-    if (flags == 0) {
+    /* Go asks for the output whenever it withdraws writes (and the slot of
+     * a handle that is gone has none: it published 0 first). */
+    if (!(pub->flags & W3S_FAST_WRITE) || atomic_load(&s->handle) != h) take_output(s, t);
+    if (pub->flags == 0) {
         atomic_store(&s->handle, 0);
         slot_leave(s, 0);
         return;
@@ -148,18 +208,21 @@ void w3s_fast_publish(int64_t h, int fd, uint32_t flags, uint64_t user_data, uin
         atomic_store(&s->bytes_out, 0);
         atomic_store(&s->handle, h);
     }
-    s->fd = fd;
-    atomic_store(&s->user_data, user_data);
-    if (*carry) flags &= ~W3S_FAST_WRITE; /* Go queues the carry: writes wait behind it */
-    slot_leave(s, flags);
+    s->fd = pub->fd;
+    s->epfd = pub->epfd;
+    s->watch_mask = pub->watch_mask;
+    s->high_water = pub->high_water;
+    atomic_store(&s->user_data, pub->user_data);
+    slot_leave(s, pub->flags);
 }
 
-void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out) {
-    *bytes_in = *bytes_out = 0;
+void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out, uint64_t *queued) {
+    *bytes_in = *bytes_out = *queued = 0;
     fast_slot *s = slot_of(h, 0);
     if (s == NULL || atomic_load(&s->handle) != h) return;
     *bytes_in = atomic_exchange(&s->bytes_in, 0);
     *bytes_out = atomic_exchange(&s->bytes_out, 0);
+    *queued = atomic_load(&s->queued);
 }
 
 void w3s_fast_set_user_data(int64_t h, uint64_t user_data) {
@@ -168,6 +231,24 @@ void w3s_fast_set_user_data(int64_t h, uint64_t user_data) {
 }
 
 /* ---- w3s_send ---- */
+
+static int enqueue(fast_slot *s, const uint8_t *p, size_t n) {
+    out_chunk *c = malloc(sizeof *c + n);
+    if (c == NULL) return -1;
+    c->next = NULL;
+    c->len = n;
+    c->off = 0;
+    memcpy(c->data, p, n);
+    if (s->q_tail)
+        s->q_tail->next = c;
+    else
+        s->q_head = c;
+    s->q_tail = c;
+    uint64_t q = atomic_load(&s->queued) + n;
+    atomic_store(&s->queued, q);
+    if ((int64_t)q >= s->high_water) s->need_drain = 1;
+    return 0;
+}
 
 int64_t w3s_send(int64_t h, void *data, size_t len) {
     if (w3s_forked || data == NULL || len == 0 || len > ((size_t)1 << 31))
@@ -179,34 +260,89 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
         slot_leave(s, flags);
         return w3sgo_send(h, data, len);
     }
-    ssize_t n;
-    do {
-        n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-    } while (n < 0 && errno == EINTR);
-    size_t sent = n > 0 ? (size_t)n : 0;
-    if (sent) atomic_fetch_add_explicit(&s->bytes_out, sent, memory_order_relaxed);
-    if (sent == len) {
-        slot_leave(s, flags);
-        return 0; /* nothing was queued and nothing is */
+    size_t sent = 0;
+    if (s->q_head == NULL) {
+        ssize_t n;
+        do {
+            n = send(s->fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        sent = n > 0 ? (size_t)n : 0;
+        if (sent) atomic_fetch_add_explicit(&s->bytes_out, sent, memory_order_relaxed);
+        if (sent == len) {
+            slot_leave(s, flags);
+            return 0; /* nothing was queued and nothing is */
+        }
     }
-    /* The kernel took part (or nothing, or reported an error, which Go's
-     * flush meets and reports): the rest waits in Go's queue. It is handed
-     * over as the carry, under BUSY, so no other send can come between. */
-    uint8_t *rest = malloc(len - sent);
-    if (rest == NULL) {
-        /* Cannot keep the bytes, cannot unsend the rest: the stream would
-         * have a hole. Leave the socket to Go, which fails on its own
-         * allocation or sends what it is given; report no memory. */
-        slot_leave(s, flags & ~W3S_FAST_WRITE);
-        static const char msg[] = "cannot allocate the unsent part of a send";
-        w3s_set_error(msg, sizeof msg - 1);
-        return W3S_ENOMEM;
+    /* The rest waits: in our queue, flushed by the poll when the socket
+     * turns writable, as libuv would; or, where we cannot watch the socket,
+     * in Go's queue, handed over as the carry under BUSY so no other send
+     * can come between. A send error is met again by whoever flushes. */
+    const uint8_t *rest = (const uint8_t *)data + sent;
+    size_t n = len - sent;
+    if (s->watch_mask != 0 && enqueue(s, rest, n) == 0) {
+        set_armed(s, 1);
+        if (s->out_armed) {
+            int64_t q = (int64_t)atomic_load(&s->queued);
+            slot_leave(s, flags);
+            return q;
+        }
+    } else {
+        uint8_t *c = malloc(n);
+        if (c == NULL) {
+            slot_leave(s, flags);
+            static const char msg[] = "cannot allocate the unsent part of a send";
+            w3s_set_error(msg, sizeof msg - 1);
+            return W3S_ENOMEM; /* what the kernel took was sent; Go has the rest of the stream */
+        }
+        memcpy(c, rest, n);
+        s->carry = c;
+        s->carry_len = n;
     }
-    memcpy(rest, (uint8_t *)data + sent, len - sent);
-    s->carry = rest;
-    s->carry_len = len - sent;
+    /* Go takes our output (w3s_fast_publish without FAST_WRITE). */
     slot_leave(s, flags & ~W3S_FAST_WRITE);
-    return w3sgo_send(h, NULL, 0); /* Go takes the carry; returns what is buffered */
+    return w3sgo_send(h, NULL, 0);
+}
+
+/* Writes queued output on the poll's thread (EPOLLOUT). Returns 1 when the
+ * queue emptied after reaching the high-water mark (a DRAIN is due), -1
+ * when the socket failed (Go must take over and report it), else 0. */
+static int flush(fast_slot *s) {
+    struct iovec iov[64];
+    while (s->q_head != NULL) {
+        int k = 0;
+        for (out_chunk *c = s->q_head; c && k < 64; c = c->next, k++) {
+            iov[k].iov_base = c->data + c->off;
+            iov[k].iov_len = c->len - c->off;
+        }
+        struct msghdr m;
+        memset(&m, 0, sizeof m);
+        m.msg_iov = iov;
+        m.msg_iovlen = (size_t)k;
+        ssize_t n;
+        do {
+            n = sendmsg(s->fd, &m, MSG_NOSIGNAL | MSG_DONTWAIT);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+        atomic_fetch_add_explicit(&s->bytes_out, (uint64_t)n, memory_order_relaxed);
+        atomic_store(&s->queued, atomic_load(&s->queued) - (uint64_t)n);
+        size_t left = (size_t)n;
+        while (left > 0) {
+            out_chunk *c = s->q_head;
+            size_t k2 = c->len - c->off;
+            if (left < k2) {
+                c->off += left;
+                break;
+            }
+            left -= k2;
+            s->q_head = c->next;
+            free(c);
+        }
+        if (s->q_head == NULL) s->q_tail = NULL;
+    }
+    set_armed(s, 0);
+    int drain = s->need_drain;
+    s->need_drain = 0;
+    return drain;
 }
 
 /* ---- loops ---- */
@@ -330,29 +466,54 @@ static int arena_reserve(fast_loop *l, size_t off) {
     return 0;
 }
 
-typedef struct {
-    int64_t handle;
-    int err; /* 0: end of stream */
-} read_end;
-
 #define NEED_GO (-1000000)
 
-/* One poll served in C, or NEED_GO when something needs the Go poll (which
- * then sees the same readiness: the epoll set is level-triggered and
- * nothing was consumed). *timeout_ms is updated to what is left. */
 /* A read goes into the host's buffer (w3s_loop_poll_into) while this much
  * of it is left, else into the loop's arena. */
 #define HOST_MIN (16 * 1024 + 1)
 
+/* What the poll may do with a ready socket itself: EPOLLIN of a socket
+ * published for reading, EPOLLOUT of one whose queue is ours. */
+static int served_here(fast_loop *l, const struct epoll_event *ev, fast_slot **out) {
+    uint64_t d = ev->data.u64;
+    int fd = (int32_t)(uint32_t)d;
+    uint32_t idx = (uint32_t)(d >> 32);
+    fast_slot *s = idx ? slot_of(idx, 0) : NULL;
+    *out = s;
+    if (fd == l->efd || s == NULL || s->fd != fd) return 0;
+    uint32_t st = atomic_load_explicit(&s->state, memory_order_relaxed);
+    uint32_t ok = ((st & W3S_FAST_READ) ? EPOLLIN : 0) | ((st & W3S_FAST_WRITE) ? EPOLLOUT : 0);
+    return ev->events != 0 && (ev->events & ~ok) == 0;
+}
+
+static void fill_event(w3s_event *e, int64_t h, uint64_t ud, int type, uint64_t len) {
+    e->handle = h;
+    e->user_data = ud;
+    e->type = type;
+    e->error = 0;
+    e->len = len;
+    e->accepted = 0;
+    e->port = 0;
+    e->family = 0;
+    e->reserved = 0;
+    e->address[0] = 0;
+}
+
+enum { IN_ARENA, IN_HOST };
+
+/* One poll served in C, or NEED_GO when something needs the Go poll (which
+ * then sees the same readiness: the epoll set is level-triggered and
+ * nothing was consumed). *timeout_ms is updated to what is left. */
 static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, uint8_t *hbuf,
                      size_t hcap) {
     int64_t deadline = *timeout_ms > 0 ? now_ms() + *timeout_ms : 0;
     int wait = *timeout_ms;
-    read_end ends[READY_MAX];
+    int64_t to_go[READY_MAX]; /* sockets whose end, error or failed flush Go reports */
+    int ends_err[READY_MAX];  /* errno of a read (0: end of stream) */
     int n = 0;
     size_t off = 0, hoff = 0;
-    size_t offs[READY_MAX]; /* payload offsets, in the arena or (in_host) in hbuf */
-    uint8_t in_host[READY_MAX];
+    size_t offs[READY_MAX]; /* payload offsets in the arena or in hbuf */
+    uint8_t where[READY_MAX];
     if (l->arena_cap > (1u << 20)) { /* a burst grew it: give it back */
         free(l->arena);
         l->arena = NULL;
@@ -366,28 +527,40 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
             if (errno != EINTR) return NEED_GO; /* Go reports it */
             k = 0;
         }
-        int nends = 0;
-        int full = 0;
+        fast_slot *s;
         if (n == 0) {
-            /* Anything that is not plain data for a published socket goes
-             * to Go, before anything is consumed. */
-            for (int i = 0; i < k; i++) {
-                uint64_t d = l->ready[i].data.u64;
-                int fd = (int32_t)(uint32_t)d;
-                uint32_t idx = (uint32_t)(d >> 32);
-                fast_slot *s = idx ? slot_of(idx, 0) : NULL;
-                if (fd == l->efd || s == NULL || l->ready[i].events != EPOLLIN ||
-                    !(atomic_load_explicit(&s->state, memory_order_relaxed) & W3S_FAST_READ) ||
-                    s->fd != fd)
-                    return NEED_GO;
-            }
+            /* Anything else goes to Go, before anything is consumed. */
+            for (int i = 0; i < k; i++)
+                if (!served_here(l, &l->ready[i], &s)) return NEED_GO;
         }
+        int ngo = 0, full = 0;
         for (int i = 0; i < k && n < max; i++) {
-            uint64_t d = l->ready[i].data.u64;
-            int fd = (int32_t)(uint32_t)d;
-            uint32_t idx = (uint32_t)(d >> 32);
-            fast_slot *s = idx ? slot_of(idx, 0) : NULL;
-            if (s == NULL || l->ready[i].events != EPOLLIN) continue; /* later rounds: next poll */
+            /* Later rounds take only what is served here; the rest waits
+             * for the next poll (the host's fd stays readable). */
+            if (!served_here(l, &l->ready[i], &s)) continue;
+            int fd = (int32_t)(uint32_t)l->ready[i].data.u64;
+            uint32_t evs = l->ready[i].events;
+            if (evs & EPOLLOUT) {
+                uint32_t flags = slot_enter(s, W3S_FAST_WRITE);
+                if (flags != 0) {
+                    int64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
+                    int r = s->fd == fd ? flush(s) : 0;
+                    uint64_t ud = atomic_load_explicit(&s->user_data, memory_order_relaxed);
+                    slot_leave(s, r < 0 ? flags & ~W3S_FAST_WRITE : flags);
+                    if (r < 0) {
+                        to_go[ngo++] = -h; /* negative: a failed flush */
+                    } else if (r > 0 && arena_reserve(l, off) == 0) {
+                        /* no payload: data points at a NUL, as Go's events do */
+                        fill_event(&events[n], h, ud, W3S_EV_DRAIN, 0);
+                        l->arena[off] = 0;
+                        where[n] = IN_ARENA;
+                        offs[n++] = off++;
+                    } else if (r > 0) {
+                        s->need_drain = 1; /* no memory for the event now: next flush */
+                    }
+                }
+                if (!(evs & EPOLLIN) || n >= max) continue;
+            }
             int host = hbuf != NULL && hcap - hoff >= HOST_MIN;
             size_t room = READ_SIZE;
             uint8_t *dst;
@@ -414,19 +587,9 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
             uint64_t ud = atomic_load_explicit(&s->user_data, memory_order_relaxed);
             slot_leave(s, flags);
             if (r > 0) {
-                w3s_event *e = &events[n];
-                e->handle = h;
-                e->user_data = ud;
-                e->type = W3S_EV_DATA;
-                e->error = 0;
-                e->len = (uint64_t)r;
-                e->accepted = 0;
-                e->port = 0;
-                e->family = 0;
-                e->reserved = 0;
-                e->address[0] = 0;
+                fill_event(&events[n], h, ud, W3S_EV_DATA, (uint64_t)r);
                 dst[r] = 0;
-                in_host[n] = (uint8_t)host;
+                where[n] = host ? IN_HOST : IN_ARENA;
                 if (host) {
                     offs[n++] = hoff;
                     hoff += (size_t)r + 1;
@@ -436,19 +599,24 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
                 }
                 full |= (size_t)r == room;
             } else if (r == 0 || (err != EAGAIN && err != EWOULDBLOCK)) {
-                ends[nends].handle = h;
-                ends[nends++].err = err;
+                to_go[ngo++] = h;
+                ends_err[ngo - 1] = err;
             }
         }
-        /* End of stream and errors are Go's to report (END, ERROR, CLOSE
-         * through its queue, after the data returned here). */
-        for (int i = 0; i < nends; i++) w3sgo_fast_read_result(ends[i].handle, ends[i].err);
+        /* End of stream, errors and failed flushes are Go's to report (END,
+         * ERROR, CLOSE through its queue, after what is returned here). */
+        for (int i = 0; i < ngo; i++) {
+            if (to_go[i] < 0)
+                w3sgo_send(-to_go[i], NULL, 0); /* Go takes the queue; its flush meets the error */
+            else
+                w3sgo_fast_read_result(to_go[i], ends_err[i]);
+        }
         if (n > 0 && (!full || n >= max || off > ARENA_MAX)) break;
         if (n > 0) {
             wait = 0; /* a read filled its buffer: take what else is there */
             continue;
         }
-        if (nends > 0) return NEED_GO; /* deliver what Go queued */
+        if (ngo > 0) return NEED_GO; /* deliver what Go queued */
         if (*timeout_ms == 0) return 0;
         if (*timeout_ms > 0) {
             int64_t left = deadline - now_ms();
@@ -457,7 +625,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
         }
         round = -1; /* nothing consumed yet: wait again (every round may be a wait) */
     }
-    for (int i = 0; i < n; i++) events[i].data = (in_host[i] ? hbuf : l->arena) + offs[i];
+    for (int i = 0; i < n; i++) events[i].data = (where[i] == IN_HOST ? hbuf : l->arena) + offs[i];
     if (*timeout_ms > 0) {
         int64_t left = deadline - now_ms();
         *timeout_ms = left > 0 ? (int)left : 0;

@@ -19,23 +19,24 @@ type fastPath struct{}
 func init() { core.SetFastPath(fastPath{}) }
 
 func (fastPath) Publish(s core.FastSlot) core.FastTaken {
-	var carry *C.uint8_t
-	var carryLen C.size_t
-	var in, out C.uint64_t
-	C.w3s_fast_publish(C.int64_t(s.Handle), C.int(s.FD), C.uint32_t(s.Flags), C.uint64_t(s.UserData),
-		&carry, &carryLen, &in, &out)
-	t := core.FastTaken{BytesIn: uint64(in), BytesOut: uint64(out)}
-	if carry != nil {
-		t.Carry = C.GoBytes(unsafe.Pointer(carry), C.int(carryLen))
-		C.free(unsafe.Pointer(carry))
+	pub := C.w3s_fast_pub{handle: C.int64_t(s.Handle), fd: C.int(s.FD), flags: C.uint32_t(s.Flags),
+		user_data: C.uint64_t(s.UserData), epfd: C.int(s.EpollFD), watch_mask: C.uint32_t(s.WatchMask),
+		high_water: C.int64_t(s.HighWater)}
+	var taken C.w3s_fast_taken
+	C.w3s_fast_publish(&pub, &taken)
+	t := core.FastTaken{BytesIn: uint64(taken.bytes_in), BytesOut: uint64(taken.bytes_out),
+		NeedDrain: taken.need_drain > 0, Lost: taken.need_drain < 0}
+	if taken.carry != nil {
+		t.Carry = C.GoBytes(unsafe.Pointer(taken.carry), C.int(taken.carry_len))
+		C.free(unsafe.Pointer(taken.carry))
 	}
 	return t
 }
 
-func (fastPath) Harvest(h core.Handle) (uint64, uint64) {
-	var in, out C.uint64_t
-	C.w3s_fast_harvest(C.int64_t(h), &in, &out)
-	return uint64(in), uint64(out)
+func (fastPath) Harvest(h core.Handle) (uint64, uint64, int64) {
+	var in, out, queued C.uint64_t
+	C.w3s_fast_harvest(C.int64_t(h), &in, &out, &queued)
+	return uint64(in), uint64(out), int64(queued)
 }
 
 func (fastPath) SetUserData(h core.Handle, v uint64) {

@@ -13,10 +13,28 @@
 #define W3S_FAST_WRITE 2u
 
 /* Sockets (called by Go with the socket's lock held). */
-W3S_HIDDEN void w3s_fast_publish(int64_t h, int fd, uint32_t flags, uint64_t user_data,
-                                 uint8_t **carry, size_t *carry_len,
-                                 uint64_t *bytes_in, uint64_t *bytes_out);
-W3S_HIDDEN void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out);
+/* What Go tells the C side about a socket (see core.FastSlot). */
+typedef struct w3s_fast_pub {
+    int64_t handle;
+    int fd;
+    uint32_t flags;
+    uint64_t user_data;
+    int epfd;            /* the loop's epoll set */
+    uint32_t watch_mask; /* the socket's registration there (0: none) */
+    int64_t high_water;  /* send high-water mark */
+} w3s_fast_pub;
+
+/* What the C side hands back (see core.FastTaken). carry is malloc'd. */
+typedef struct w3s_fast_taken {
+    uint8_t *carry;
+    size_t carry_len;
+    int need_drain;
+    uint64_t bytes_in, bytes_out;
+} w3s_fast_taken;
+
+W3S_HIDDEN void w3s_fast_publish(const w3s_fast_pub *pub, w3s_fast_taken *taken);
+W3S_HIDDEN void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out,
+                                 uint64_t *queued);
 W3S_HIDDEN void w3s_fast_set_user_data(int64_t h, uint64_t user_data);
 
 /* Loops. */

@@ -18,6 +18,13 @@ import (
 // host thread may do right now, and takes back what the host thread left
 // for it (the unsent tail of a partial write, byte counters).
 //
+// While FastWrite is published, the host thread owns the socket's output:
+// it writes sends straight to the kernel and queues what the kernel does
+// not take, adding EPOLLOUT to the socket's registration in the loop's
+// epoll set until its poll has flushed the queue (then it emits DRAIN if
+// the queue reached the high-water mark). Withdrawing FastWrite hands that
+// queue to Go's queue and restores Go's registration.
+//
 // Rules that keep the two halves consistent:
 //   - The published flags are always a subset of fastWantLocked(): every
 //     change that shrinks it calls syncFastLocked or claimFastLocked before
@@ -35,15 +42,21 @@ const (
 
 // FastSlot is what the socket publishes.
 type FastSlot struct {
-	Handle   Handle
-	FD       int
-	Flags    uint32
-	UserData uint64
+	Handle    Handle
+	FD        int
+	Flags     uint32
+	UserData  uint64
+	EpollFD   int    // the loop's epoll set
+	WatchMask uint32 // FD's registration there, 0 if none
+	HighWater int64  // send high-water mark
 }
 
-// FastTaken is what the host thread hands back on a publish.
+// FastTaken is what the host thread hands back when FastWrite is
+// withdrawn (and the counters on every publish).
 type FastTaken struct {
-	Carry             []byte // unsent tail of a partial write, in order
+	Carry             []byte // output the host thread could not send yet, in order
+	NeedDrain         bool   // that output reached the high-water mark
+	Lost              bool   // no memory to hand the output over: the stream has a hole
 	BytesIn, BytesOut uint64
 }
 
@@ -53,8 +66,9 @@ type FastPath interface {
 	// data), waiting for a host operation in progress to end, and returns
 	// what the host thread left behind.
 	Publish(slot FastSlot) FastTaken
-	// Harvest takes the byte counters the host thread accumulated.
-	Harvest(h Handle) (in, out uint64)
+	// Harvest takes the byte counters the host thread accumulated and
+	// reports the bytes waiting in its output queue.
+	Harvest(h Handle) (in, out uint64, queued int64)
 	// SetUserData changes the user data of a published slot.
 	SetUserData(h Handle, v uint64)
 }
@@ -107,14 +121,25 @@ func (s *Socket) claimFastLocked() {
 }
 
 func (s *Socket) publishFastLocked(flags uint32) {
-	t := fast.Publish(FastSlot{Handle: s.h, FD: s.fastFD, Flags: flags, UserData: s.userData.Load()})
+	var mask uint32
+	if s.watchFD >= 0 {
+		mask = s.watchMask
+	}
+	t := fast.Publish(FastSlot{Handle: s.h, FD: s.fastFD, Flags: flags, UserData: s.userData.Load(),
+		EpollFD: s.loop.epfd, WatchMask: mask, HighWater: s.hwmSend})
 	s.bytesIn += t.BytesIn
 	s.bytesOut += t.BytesOut
 	s.fastPub = flags
+	if t.Lost && !s.finished {
+		s.finishLocked(Errf(ENOMEM, "no memory to hand queued output over"))
+		return
+	}
+	if t.NeedDrain {
+		s.needDrain = true
+	}
 	if len(t.Carry) == 0 {
 		return
 	}
-	s.fastPub &^= FastWrite // the C side never re-enables writes over a carry
 	if s.finished || s.state == StateClosed {
 		return // aborted: queued output is dropped anyway
 	}
@@ -131,9 +156,12 @@ func (s *Socket) publishFastLocked(flags uint32) {
 // harvestFastLocked brings the byte counters up to date.
 func (s *Socket) harvestFastLocked() {
 	if s.fastPub != 0 {
-		in, out := fast.Harvest(s.h)
+		in, out, queued := fast.Harvest(s.h)
 		s.bytesIn += in
 		s.bytesOut += out
+		s.fastQueued = queued
+	} else {
+		s.fastQueued = 0
 	}
 }
 

@@ -33,7 +33,7 @@ func (s *Socket) Info() Info {
 	s.harvestFastLocked()
 	in := Info{
 		Kind: s.kind, State: s.state, Family: s.family,
-		BufferedAmount: s.buffered,
+		BufferedAmount: s.buffered + s.fastQueued,
 		BytesReceived:  s.bytesIn, BytesSent: s.bytesOut,
 		MessagesReceived: s.msgsIn, MessagesSent: s.msgsOut, MessagesDropped: s.dropped,
 		Paused: s.paused, PeerEnded: s.peerEnded, Secure: s.secure,

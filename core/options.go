@@ -156,6 +156,9 @@ func (s *Socket) setOptionLocked(opt Option, v int64) *Error {
 		}
 		if opt == OptHighWaterSend {
 			s.hwmSend = v
+			if s.fastPub != 0 {
+				s.publishFastLocked(s.fastPub) // the host thread's queue uses it too
+			}
 		} else {
 			s.hwmRecv = v
 			s.cond.Broadcast()

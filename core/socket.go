@@ -81,6 +81,7 @@ type Socket struct {
 	announced     bool   // OPEN/CONNECTION delivered: DATA may follow
 	fastFD        int    // descriptor for the host-thread data path, or -1
 	fastPub       uint32 // Fast* flags published to the host thread
+	fastQueued    int64  // the host thread's queued output at the last harvest
 	acceptBackoff time.Duration
 	undelivered   int64
 	hwmRecv       int64

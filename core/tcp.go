@@ -282,6 +282,11 @@ func (s *Socket) startReaderLocked() {
 // wait for EPOLLOUT instead of a writer goroutine). It reports whether the
 // socket is watched for reading.
 func (s *Socket) updateWatchLocked() bool {
+	if s.fastPub&FastWrite != 0 {
+		// The host thread may have added EPOLLOUT for its queue: take the
+		// queue and the registration back before changing it.
+		s.claimFastLocked()
+	}
 	wantRead := s.hostReading && s.tlsConn == nil && !s.finished && !s.paused && !s.upgrading &&
 		!s.peerEnded && s.state != StateClosing && s.rc != nil
 	var mask uint32

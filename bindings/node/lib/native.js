@@ -164,6 +164,7 @@ function copyOut(ptr, len) {
 // making a view costs ~13 us). Only each event's own [data, data + len) is
 // ever read; an event outside the view falls back to memcpy.
 const SMALL_PAYLOAD = 4096; // below this, copies come from Buffer's pool
+const MAX_VIEW = 256 * 1024 * 1024; // a larger span is not one arena: no view
 let viewBase = -1;
 let viewLen = 0;
 let view = null;
@@ -191,12 +192,13 @@ function mapBatch() {
   let end = 0;
   for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
     const p = ptrAt(buf, off + 24);
-    if (p === 0 || inSlab(p)) continue;
+    const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+    if (p === 0 || len === 0 || inSlab(p)) continue;
     if (base === 0) base = end = p;
-    const e = p + buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
-    if (p >= base && e > end) end = e;
+    if (p >= base && p + len > end) end = p + len;
   }
-  if (base === 0) return;
+  // Payloads of one poll share one arena; anything else is copied singly.
+  if (base === 0 || end - base > MAX_VIEW) return;
   if (view !== null && base === viewBase && end - base <= viewLen) return;
   const len = Math.max(end - base, base === viewBase ? viewLen : 0, 1);
   try {
