@@ -290,9 +290,12 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
         uint8_t *c = malloc(n);
         if (c == NULL) {
             slot_leave(s, flags);
+            /* Part of this send may be on the wire and the rest cannot be
+             * kept: a stream with a hole must not go on. */
+            if (sent > 0) w3s_abort(h);
             static const char msg[] = "cannot allocate the unsent part of a send";
             w3s_set_error(msg, sizeof msg - 1);
-            return W3S_ENOMEM; /* what the kernel took was sent; Go has the rest of the stream */
+            return W3S_ENOMEM;
         }
         memcpy(c, rest, n);
         s->carry = c;

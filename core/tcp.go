@@ -327,7 +327,13 @@ func (s *Socket) hostFlushesLocked() bool {
 // then does what waited for the flush (DRAIN, half-close, close, upgrade).
 func (s *Socket) hostFlush() {
 	s.mu.Lock()
+	if s.fastPub&FastWrite != 0 {
+		// The host thread's queue is waiting for this EPOLLOUT, and this
+		// poll is Go's: take the queue over and flush it here.
+		s.claimFastLocked()
+	}
 	if !s.hostFlushesLocked() {
+		s.syncFastLocked()
 		s.mu.Unlock()
 		return
 	}

@@ -191,23 +191,47 @@ function callCost() {
   };
 }
 
+const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT || 3));
+
+function median(xs) {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+/**
+ * Runs the kinds interleaved REPEAT times (so a noisy neighbour hits all
+ * of them alike) and prints each kind's median with its ratio to the
+ * first kind's median, plus the ratio of each round.
+ */
+async function compare(title, unit, kinds) {
+  const runs = kinds.map(() => []);
+  for (let r = 0; r < REPEAT; r++) {
+    for (let k = 0; k < kinds.length; k++) runs[k].push(await kinds[k][1]());
+  }
+  console.log(`${title} (median of ${REPEAT} interleaved runs):`);
+  const base = median(runs[0]);
+  kinds.forEach(([name], k) => {
+    const m = median(runs[k]);
+    const ratio = k === 0 ? '' : `  ratio ${(m / base).toFixed(2)} (rounds: ${
+      runs[k].map((v, i) => (v / runs[0][i]).toFixed(2)).join(' ')})`;
+    console.log(`  ${name.padEnd(24)} ${m.toFixed(0)} ${unit}${ratio}`);
+  });
+}
+
 (async () => {
   console.log(`w3sock ${w3sock.version()} (${w3sock.libraryPath}), node ${process.version}`);
   const c = callCost();
   console.log(`koffi call: libc abs ${c.libc.toFixed(3)} us | w3s_version ${c.version.toFixed(3)} us | ` +
     `w3s_loop_poll (empty) ${c.poll.toFixed(3)} us | export/libc ratio ${(c.version / c.libc).toFixed(1)}x`);
-  const ppNet = await pingpongNet();
-  const ppW = await pingpongW3sock(false);
-  const ppWs = await pingpongW3sock(true);
-  console.log(`ping-pong (64 B, ${ROUNDS} round trips, server in a child process):`);
-  console.log(`  node:net                 ${ppNet.toFixed(0)} round trips/s`);
-  console.log(`  w3sock events            ${ppW.toFixed(0)} round trips/s  ratio ${(ppW / ppNet).toFixed(2)}`);
-  console.log(`  w3sock streams           ${ppWs.toFixed(0)} round trips/s  ratio ${(ppWs / ppNet).toFixed(2)}`);
-  const bNet = await bulkNet();
-  const bW = await bulkW3sock(false);
-  const bWs = await bulkW3sock(true);
-  console.log(`bulk (${BULK / 1048576} MiB in 64 KiB writes, client -> child):`);
-  console.log(`  node:net                 ${bNet.toFixed(0)} MB/s`);
-  console.log(`  w3sock events            ${bW.toFixed(0)} MB/s  ratio ${(bW / bNet).toFixed(2)}`);
-  console.log(`  w3sock streams           ${bWs.toFixed(0)} MB/s  ratio ${(bWs / bNet).toFixed(2)}`);
+  await compare(`ping-pong (64 B, ${ROUNDS} round trips, server in a child process)`, 'round trips/s', [
+    ['node:net', pingpongNet],
+    ['w3sock events', () => pingpongW3sock(false)],
+    ['w3sock streams', () => pingpongW3sock(true)],
+  ]);
+  await compare(`bulk (${BULK / 1048576} MiB in 64 KiB writes, client -> child)`, 'MB/s', [
+    ['node:net', bulkNet],
+    ['w3sock events', () => bulkW3sock(false)],
+    ['w3sock streams', () => bulkW3sock(true)],
+  ]);
 })().catch((e) => { console.error(e); process.exitCode = 1; });
