@@ -122,16 +122,7 @@ func w3s_shutdown() C.int {
 	if C.w3s_forked != 0 {
 		return fail(core.Errf(core.EFORKED, "w3sock cannot be used in a child process after fork()"))
 	}
-	stopAllCallbacks()
-	loopsMu.Lock()
-	all := make([]*loopState, 0, len(loops))
-	for _, st := range loops {
-		all = append(all, st)
-	}
-	loopsMu.Unlock()
-	for _, st := range all {
-		st.retireFast() // a poll in progress may need loopsMu: not held here
-	}
+	quiesceAllLoops()
 	core.Shutdown()
 	return 0
 }

@@ -280,7 +280,10 @@ func (st *loopState) stopCallback() {
 	}
 }
 
-func stopAllCallbacks() {
+// quiesceAllLoops prepares w3s_shutdown: callback threads stopped, and no
+// C poll left using a loop's descriptors. loopsMu is not held meanwhile: a
+// poll in progress may need it.
+func quiesceAllLoops() {
 	loopsMu.Lock()
 	all := make([]*loopState, 0, len(loops))
 	for _, st := range loops {
@@ -289,6 +292,7 @@ func stopAllCallbacks() {
 	loopsMu.Unlock()
 	for _, st := range all {
 		st.stopCallback()
+		st.retireFast()
 	}
 }
 
