@@ -1,9 +1,10 @@
 'use strict';
-// The one w3sock loop of this JS thread. The library calls our notify
-// callback (through koffi, queued to this thread) when its queue goes from
-// empty to non-empty; we then drain it in batches of up to 1024 events with
-// w3s_loop_poll into one reused buffer, read the 104-byte records straight
-// from memory and dispatch them by socket handle.
+// The one w3sock loop of this JS thread. We are woken when the loop's
+// descriptor turns readable (a uv_poll handle on the main thread; see
+// constructor for the other modes), then drain it in batches of up to 1024
+// events with w3s_loop_poll_into into one reused buffer (socket data lands
+// in the slab of native.js), read the 104-byte records straight from
+// memory and dispatch them by socket handle.
 
 const native = require('./native');
 const { api, EVENT_SIZE, readHandle, normHandle } = native;
@@ -134,8 +135,7 @@ class Loop {
     this.draining = true;
     try {
       for (let round = 0; round < MAX_ROUNDS; round++) {
-        const [into, cap] = native.slabRoom();
-        const n = api.loop_poll_into(this.handle, this.ptr, BATCH, 0, into, cap);
+        const n = native.pollIntoSlab(this.handle, this.ptr, BATCH);
         if (n <= 0) return; // 0: empty; < 0: shut down (nothing more will come)
         this.dispatch(n);
         if (n < BATCH) return;

@@ -226,14 +226,14 @@ let slab = null;
 let slabAddr = 0;
 let slabOff = 0; // [0, slabOff) belongs to views already handed out
 
-/** The free part of the slab for the next poll: [address, capacity]. */
-function slabRoom() {
+/** Polls loop into events (max, no wait) with the free part of the slab. */
+function pollIntoSlab(loop, events, max) {
   if (slab === null || SLAB_SIZE - slabOff < SLAB_MIN) {
     slab = Buffer.allocUnsafeSlow(SLAB_SIZE);
     slabAddr = Number(koffi.address(slab));
     slabOff = 0;
   }
-  return [slabAddr + slabOff, SLAB_SIZE - slabOff];
+  return api.loop_poll_into(loop, events, max, 0, slabAddr + slabOff, SLAB_SIZE - slabOff);
 }
 
 /** The payload of the event at off in buf: a view of the slab or a copy. */
@@ -277,7 +277,7 @@ function stats() {
 }
 
 module.exports = {
-  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch, slabRoom,
+  koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch, pollIntoSlab,
   EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
   DEFAULT_HIGH_WATER_SEND,
   cstr, fixedString, readHandle, normHandle, isNeg, stats, hold,
