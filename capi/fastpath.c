@@ -38,6 +38,10 @@
 #include "fastpath.h"
 
 #define BUSY 0x80000000u
+/* Go is waiting to publish: the host thread stops taking BUSY (its calls
+ * fall back to Go, which waits for the socket's lock), so a thread that
+ * sends in a tight loop cannot keep a close or pause waiting. */
+#define CLAIM 0x40000000u
 
 /* ---- the slot table: one slot per handle index, pages made on demand ---- */
 
@@ -111,7 +115,7 @@ static inline void relax(int spins) {
 static uint32_t slot_enter(fast_slot *s, uint32_t need) {
     for (int spins = 0;; spins++) {
         uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
-        if ((st & need) != need) return 0;
+        if ((st & need) != need || (st & CLAIM)) return 0;
         if (!(st & BUSY) &&
             atomic_compare_exchange_weak_explicit(&s->state, &st, st | BUSY, memory_order_acquire,
                                                   memory_order_relaxed))
@@ -120,12 +124,26 @@ static uint32_t slot_enter(fast_slot *s, uint32_t need) {
     }
 }
 
+/* Host side: releases BUSY with flags (what it held, or fewer), keeping a
+ * CLAIM raised meanwhile. */
 static inline void slot_leave(fast_slot *s, uint32_t flags) {
+    uint32_t st = atomic_load_explicit(&s->state, memory_order_relaxed);
+    while (!atomic_compare_exchange_weak_explicit(&s->state, &st, (st & CLAIM) | flags,
+                                                  memory_order_release, memory_order_relaxed)) {
+    }
+}
+
+/* Go side: publishes flags, releasing BUSY and its CLAIM. */
+static inline void slot_unlock(fast_slot *s, uint32_t flags) {
     atomic_store_explicit(&s->state, flags, memory_order_release);
 }
 
-/* Go side: takes BUSY whatever the flags. */
+/* Go side (one caller at a time per slot: it holds the socket's lock):
+ * takes BUSY whatever the flags, first raising CLAIM so that no host
+ * thread takes BUSY again meanwhile; the holder's one syscall is all it
+ * waits for. slot_leave clears CLAIM with everything else. */
 static void slot_lock(fast_slot *s) {
+    atomic_fetch_or_explicit(&s->state, CLAIM, memory_order_acq_rel);
     for (int spins = 0;; spins++) {
         uint32_t st = atomic_load_explicit(&s->state, memory_order_acquire);
         if (!(st & BUSY) &&
@@ -200,7 +218,7 @@ void w3s_fast_publish(const w3s_fast_pub *pub, w3s_fast_taken *t) {
     if (!(pub->flags & W3S_FAST_WRITE) || atomic_load(&s->handle) != h) take_output(s, t);
     if (pub->flags == 0) {
         atomic_store(&s->handle, 0);
-        slot_leave(s, 0);
+        slot_unlock(s, 0);
         return;
     }
     if (atomic_load_explicit(&s->handle, memory_order_relaxed) != h) {
@@ -213,7 +231,7 @@ void w3s_fast_publish(const w3s_fast_pub *pub, w3s_fast_taken *t) {
     s->watch_mask = pub->watch_mask;
     s->high_water = pub->high_water;
     atomic_store(&s->user_data, pub->user_data);
-    slot_leave(s, pub->flags);
+    slot_unlock(s, pub->flags);
 }
 
 void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out, uint64_t *queued) {

@@ -227,8 +227,9 @@ int w3s_loop_poll(int64_t loop, w3s_event *events, int max, int timeout_ms);
 int w3s_loop_poll_into(int64_t loop, w3s_event *events, int max, int timeout_ms,
                        void *buf, size_t cap);
 
-/* Wakes a w3s_loop_poll() that is waiting on this loop (it returns 0).
- * Errors: W3S_EBADF. */
+/* Wakes a w3s_loop_poll() that is waiting on this loop (it returns 0). A
+ * wake that comes while no poll is waiting is kept: the next poll returns
+ * at once (with what is pending, or 0). Errors: W3S_EBADF. */
 int w3s_loop_wake(int64_t loop);
 
 /* Called with each batch of events in callback mode, on one library thread
@@ -362,7 +363,9 @@ int64_t w3s_tcp_listen(int64_t loop, const w3s_tcp_options *opts,
 int64_t w3s_udp_open(int64_t loop, const w3s_udp_options *opts,
                      uint64_t user_data);
 
-/* Sets the user_data carried by the socket's later events. Errors: W3S_EBADF. */
+/* Sets the user_data carried by the socket's events from now on: an event
+ * takes the value current when a poll hands it out, so events already
+ * queued but not yet polled carry the new value too. Errors: W3S_EBADF. */
 int w3s_set_user_data(int64_t h, uint64_t user_data);
 
 /* TCP: queues len bytes (copied) for sending, never dropping any. UDP: sends
