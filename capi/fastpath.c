@@ -583,6 +583,12 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
                 if (!(evs & EPOLLIN) || n >= max) continue;
             }
             int host = hbuf != NULL && hcap - hoff >= HOST_MIN;
+            if (!host && hbuf != NULL && hcap >= HOST_MIN) {
+                /* The caller's buffer is full: the rest waits in the kernel
+                 * for the next poll rather than be copied out of ours. */
+                if (n > 0) break;
+                continue;
+            }
             size_t room = READ_SIZE;
             uint8_t *dst;
             if (host) {
@@ -632,7 +638,9 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
             else
                 w3sgo_fast_read_result(to_go[i], ends_err[i]);
         }
-        if (n > 0 && (!full || n >= max || off > ARENA_MAX)) break;
+        if (n > 0 && (!full || n >= max || off > ARENA_MAX ||
+                      (hbuf != NULL && hcap >= HOST_MIN && hcap - hoff < HOST_MIN)))
+            break;
         if (n > 0) {
             wait = 0; /* a read filled its buffer: take what else is there */
             continue;

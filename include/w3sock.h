@@ -217,12 +217,15 @@ int w3s_loop_fd(int64_t loop);
 int w3s_loop_poll(int64_t loop, w3s_event *events, int max, int timeout_ms);
 
 /* As w3s_loop_poll(), but data the calling thread reads from plain TCP
- * sockets is read straight into buf (cap bytes) while at least 16 KiB of it
- * is left: such an event's data then points into buf, and the caller may
- * keep those bytes without copying them (each payload is followed by a NUL
- * byte, also in buf). Every other payload lives in library memory as with
- * w3s_loop_poll(); compare data with buf to tell. buf stays the caller's:
- * the library does not use it after returning. buf may be NULL (cap 0).
+ * sockets is read straight into buf (cap bytes): such an event's data then
+ * points into buf, and the caller may keep those bytes without copying them
+ * (each payload is followed by a NUL byte, also in buf). Once less than
+ * 16 KiB of buf is left the poll stops reading and returns (the rest waits
+ * for the next poll); a buf under 16 KiB is not used. Every other payload
+ * (TLS, UDP, data read by a poll that also delivers queued events) lives in
+ * library memory as with w3s_loop_poll(); compare data with buf to tell.
+ * buf stays the caller's: the library does not use it after returning.
+ * buf may be NULL (cap 0).
  * Errors: as w3s_loop_poll(), and W3S_EINVAL (NULL buf with cap > 0). */
 int w3s_loop_poll_into(int64_t loop, w3s_event *events, int max, int timeout_ms,
                        void *buf, size_t cap);

@@ -1,6 +1,6 @@
 /* w3s_loop_poll_into: data the polling thread reads lands in the caller's
- * buffer while at least 16 KiB of it is left, everything else in library
- * memory; every byte arrives once, in order, whichever memory it is in. */
+ * buffer (a buffer under 16 KiB is not used: then it lands in library
+ * memory); every byte arrives once, in order, whichever memory it is in. */
 #include <stdint.h>
 
 #include "testutil.h"
