@@ -1,8 +1,10 @@
 'use strict';
 // w3sock Node binding vs node:net on the same machine, in the same run:
 // ping-pong round trips/s and bulk MB/s (client here, server in a child
-// process), and the cost of one koffi call into a Go export next to a koffi
-// call into libc. Prints figures and ratios; asserts nothing about speed.
+// process), the cost of one koffi call into the library next to a koffi
+// call into libc, and what a message costs outside the library (a koffi
+// callback, an EventTarget dispatch, a WHATWG stream read and write).
+// Prints figures and ratios; asserts nothing about speed.
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const net = require('node:net');
@@ -191,6 +193,52 @@ function callCost() {
   };
 }
 
+/**
+ * What a message costs in JavaScript and at the koffi boundary, outside
+ * the library: a koffi callback (libc qsort calling a JS comparator, as
+ * libuv calls our uv_poll callback), an EventTarget dispatch next to an
+ * EventEmitter emit, and a WHATWG stream read and write with no I/O.
+ */
+async function crossingCosts() {
+  const libc = koffi.load('libc.so.6');
+  const Cmp = koffi.proto('int w3s_bench_cmp(const void *a, const void *b)');
+  const qsort = libc.func('void qsort(_Inout_ uint8_t *base, size_t n, size_t sz, w3s_bench_cmp *cmp)');
+  const arr = Buffer.alloc(50000);
+  for (let i = 0; i < arr.length; i++) arr[i] = (i * 7919) & 255;
+  let calls = 0;
+  const cb = koffi.register(() => { calls++; return 0; }, koffi.pointer(Cmp));
+  let t0 = process.hrtime.bigint();
+  qsort(arr, arr.length, 1, cb);
+  const callback = Number(process.hrtime.bigint() - t0) / calls;
+  koffi.unregister(cb);
+
+  const { SocketMessageEvent } = require('../../../bindings/node/lib/base');
+  const N = 200000;
+  const data = Buffer.alloc(64);
+  let sum = 0;
+  const et = new EventTarget();
+  et.addEventListener('message', (ev) => { sum += ev.data.length; });
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) et.dispatchEvent(new SocketMessageEvent('message', { data }));
+  const dispatch = Number(process.hrtime.bigint() - t0) / N;
+  const ee = new (require('node:events'))();
+  ee.on('data', (d) => { sum += d.length; });
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) ee.emit('data', data);
+  const emit = Number(process.hrtime.bigint() - t0) / N;
+
+  let ctrl;
+  const reader = new ReadableStream({ start(c) { ctrl = c; } }, { highWaterMark: 0 }).getReader();
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) { const p = reader.read(); ctrl.enqueue(data); await p; }
+  const read = Number(process.hrtime.bigint() - t0) / N;
+  const writer = new WritableStream({ write() {} }, { highWaterMark: 1 }).getWriter();
+  t0 = process.hrtime.bigint();
+  for (let i = 0; i < N; i++) { await writer.ready; writer.write(data); }
+  const write = Number(process.hrtime.bigint() - t0) / N;
+  return { callback, dispatch, emit, read, write, sum };
+}
+
 const REPEAT = Math.max(1, Number(process.env.BENCH_REPEAT || 3));
 
 function median(xs) {
@@ -224,6 +272,10 @@ async function compare(title, unit, kinds) {
   const c = callCost();
   console.log(`koffi call: libc abs ${c.libc.toFixed(3)} us | w3s_version ${c.version.toFixed(3)} us | ` +
     `w3s_loop_poll (empty) ${c.poll.toFixed(3)} us | export/libc ratio ${(c.version / c.libc).toFixed(1)}x`);
+  const x = await crossingCosts();
+  console.log(`per message outside the library: koffi callback ${(x.callback / 1000).toFixed(2)} us | ` +
+    `EventTarget dispatch ${(x.dispatch / 1000).toFixed(2)} us (EventEmitter emit ${(x.emit / 1000).toFixed(2)} us) | ` +
+    `WHATWG read ${(x.read / 1000).toFixed(2)} us, write ${(x.write / 1000).toFixed(2)} us`);
   await compare(`ping-pong (64 B, ${ROUNDS} round trips, server in a child process)`, 'round trips/s', [
     ['node:net', pingpongNet],
     ['w3sock events', () => pingpongW3sock(false)],
