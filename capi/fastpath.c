@@ -60,8 +60,10 @@ typedef struct fast_slot {
     _Atomic uint64_t user_data;
     _Atomic uint64_t bytes_in, bytes_out; /* counted here, harvested by Go */
     _Atomic uint64_t queued;              /* bytes in the queue below */
-    /* The rest is written under BUSY. */
-    int fd;
+    /* Written under BUSY; the poll also peeks at fd without it to sort
+     * readiness (then checks again under BUSY), hence atomic. */
+    _Atomic int fd;
+    /* The rest is written and read under BUSY. */
     int epfd;            /* the loop's epoll set */
     uint32_t watch_mask; /* Go's registration of fd there; 0: not registered */
     int out_armed;       /* we added EPOLLOUT to it (while the queue is not empty) */
@@ -501,7 +503,7 @@ static int served_here(fast_loop *l, const struct epoll_event *ev, fast_slot **o
     uint32_t idx = (uint32_t)(d >> 32);
     fast_slot *s = idx ? slot_of(idx, 0) : NULL;
     *out = s;
-    if (fd == l->efd || s == NULL || s->fd != fd) return 0;
+    if (fd == l->efd || s == NULL || atomic_load_explicit(&s->fd, memory_order_relaxed) != fd) return 0;
     uint32_t st = atomic_load_explicit(&s->state, memory_order_relaxed);
     uint32_t ok = ((st & W3S_FAST_READ) ? EPOLLIN : 0) | ((st & W3S_FAST_WRITE) ? EPOLLOUT : 0);
     return ev->events != 0 && (ev->events & ~ok) == 0;
