@@ -87,6 +87,21 @@ static int64_t listen_lo(int64_t loop, uint64_t ud, int rcvbuf) {
     return w3s_tcp_listen(loop, &o, ud);
 }
 
+/* The sending loop, the receiving loop and a listener on the latter: every
+ * part starts from these. */
+typedef struct {
+    int64_t ls, lr, srv;
+} bench;
+
+static bench open_bench(int listener_rcvbuf) {
+    bench b;
+    b.ls = w3s_loop_new();
+    b.lr = w3s_loop_new();
+    b.srv = b.lr > 0 ? listen_lo(b.lr, LISTENER_UD, listener_rcvbuf) : -1;
+    REQUIRE(b.ls > 0 && b.lr > 0 && b.srv > 0, "loops and listener");
+    return b;
+}
+
 static int get_info(int64_t h, w3s_info *in) {
     memset(in, 0, sizeof *in);
     in->size = sizeof *in;
@@ -197,6 +212,15 @@ static int make_pair(int64_t lc, int64_t ls, int64_t srv, const w3s_tcp_options 
         }
     }
     return opened && p->a > 0;
+}
+
+/* Connects a client on b->ls to b's listener (send buffer sndbuf, 0 for
+ * the default), user_data 1 and 2 on the two ends. */
+static int connect_pair(const bench *b, int sndbuf, pair *p) {
+    w3s_tcp_options co;
+    w3s_tcp_options_init(&co);
+    co.send_buffer_size = sndbuf;
+    return make_pair(b->ls, b->lr, b->srv, &co, 1, 2, 1, p);
 }
 
 typedef void (*ev_fn)(void *ctx, const w3s_event *ev);
@@ -587,17 +611,13 @@ static void rr_feed(recv_records *r, const uint8_t *p, size_t n) {
 static void test_threaded_senders(void) {
     printf("# part 1: records from %d threads on one socket\n", P1_THREADS);
     double t0 = t_now();
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 0);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
-    w3s_tcp_options co;
-    w3s_tcp_options_init(&co);
+    bench b_ = open_bench(0);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     /* Small, so big records are partial writes. (Not 32 KiB: with a send
      * buffer smaller than the loopback MTU the kernel waits for delayed
      * ACKs and plain sockets crawl at ~2 MB/s too.) */
-    co.send_buffer_size = 64 * 1024;
     pair p;
-    REQUIRE(make_pair(ls, lr, srv, &co, 1, 2, 1, &p), "connected pair");
+    REQUIRE(connect_pair(&b_, 64 * 1024, &p), "connected pair");
 
     pumper pm; /* flushes the client's queued output */
     pumper_start(&pm, ls, p.c, 0, 0);
@@ -911,14 +931,10 @@ static void *pauser_main(void *arg) {
 static void test_pause(void) {
     printf("# part 3: paused receiver\n");
     double t0 = t_now();
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 256 * 1024);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
-    w3s_tcp_options co;
-    w3s_tcp_options_init(&co);
-    co.send_buffer_size = 256 * 1024;
+    bench b_ = open_bench(256 * 1024);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     pair p;
-    REQUIRE(make_pair(ls, lr, srv, &co, 1, 2, 1, &p), "connected pair");
+    REQUIRE(connect_pair(&b_, 256 * 1024, &p), "connected pair");
     duo d;
     memset(&d, 0, sizeof d);
     d.srv = srv;
@@ -1183,9 +1199,8 @@ static const char *race_verdict(const race *r) {
 static void test_close_races(void) {
     printf("# part 4: close/abort racing a sending thread\n");
     double t0 = t_now();
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 0);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
+    bench b_ = open_bench(0);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     w3s_event evs[8];
     for (double end = t_now() + 1; t_now() < end && w3s_loop_poll(lr, evs, 8, 10) == 0;) {
     } /* the listener's OPEN */
@@ -1291,9 +1306,8 @@ static void test_close_races(void) {
 
 static void test_user_data(void) {
     printf("# part 5: user_data\n");
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 0);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
+    bench b_ = open_bench(0);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     pair p;
     REQUIRE(make_pair(ls, lr, srv, NULL, 0xC0, 0, 0, &p), "connected pair");
     CHECK(p.conn_ud == LISTENER_UD, "CONNECTION carries the listener's user_data");
@@ -1368,11 +1382,10 @@ static void test_user_data(void) {
 static void test_counters(void) {
     printf("# part 6: byte counters, both directions at once\n");
     double t0 = t_now();
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 0);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
+    bench b_ = open_bench(0);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     pair p;
-    REQUIRE(make_pair(ls, lr, srv, NULL, 1, 2, 1, &p), "connected pair");
+    REQUIRE(connect_pair(&b_, 0, &p), "connected pair");
     duo d;
     memset(&d, 0, sizeof d);
     d.srv = srv;
@@ -1461,9 +1474,8 @@ static void *hc_sender_main(void *arg) {
 static void test_half_close(void) {
     printf("# part 7: half-close\n");
     double t0 = t_now();
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 0);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
+    bench b_ = open_bench(0);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     static const size_t sizes[] = {0, 1, 1000, 65543, 3 * 1024 * 1024, 0};
     int rounds = 24, bad_rounds = 0, threaded_rounds = 0, queued_rounds = 0;
     /* A fixed small send buffer: a fresh loopback socket's buffer grows to
@@ -1707,11 +1719,10 @@ static void test_blocking(void) {
     w3s_loop_close(lw);
 
     /* b-d: a thread blocks in poll(-1) on the server's loop */
-    int64_t ls = w3s_loop_new(), lr = w3s_loop_new();
-    int64_t srv = listen_lo(lr, LISTENER_UD, 0);
-    REQUIRE(ls > 0 && lr > 0 && srv > 0, "loops and listener");
+    bench b_ = open_bench(0);
+    int64_t ls = b_.ls, lr = b_.lr, srv = b_.srv;
     pair p;
-    REQUIRE(make_pair(ls, lr, srv, NULL, 1, 2, 1, &p), "connected pair");
+    REQUIRE(connect_pair(&b_, 0, &p), "connected pair");
     blocker b;
     memset(&b, 0, sizeof b);
     b.loop = lr;
