@@ -174,6 +174,7 @@ static void take_output(fast_slot *s, w3s_fast_taken *t) {
     size_t n = s->carry_len;
     for (out_chunk *c = s->q_head; c; c = c->next) n += c->len - c->off;
     set_armed(s, 0);
+    s->out_armed = 0; /* the registration is Go's from here on, whatever epoll said */
     t->need_drain = s->need_drain;
     s->need_drain = 0;
     if (n == 0) return;
