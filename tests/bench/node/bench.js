@@ -43,8 +43,8 @@ function waitExit(child) {
 
 const msg = Buffer.alloc(64, 0x61);
 
-async function pingpongNet() {
-  const { port, child } = await startServer('net', 'echo');
+async function pingpongNet(server = 'net') {
+  const { port, child } = await startServer(server, 'echo');
   const sock = net.connect({ port, host: '127.0.0.1', noDelay: true });
   await new Promise((r) => sock.once('connect', r));
   const t0 = process.hrtime.bigint();
@@ -67,8 +67,8 @@ async function pingpongNet() {
   return ROUNDS / dt;
 }
 
-async function pingpongW3sock(streams) {
-  const { port, child } = await startServer(streams ? 'w3sock-streams' : 'w3sock', 'echo');
+async function pingpongW3sock(streams, server = streams ? 'w3sock-streams' : 'w3sock') {
+  const { port, child } = await startServer(server, 'echo');
   const sock = new w3sock.TCPSocket('127.0.0.1', port);
   await sock.opened;
   const t0 = process.hrtime.bigint();
@@ -257,7 +257,7 @@ async function compare(title, unit, kinds) {
   for (let r = 0; r < REPEAT; r++) {
     for (let k = 0; k < kinds.length; k++) runs[k].push(await kinds[k][1]());
   }
-  console.log(`${title} (median of ${REPEAT} interleaved runs):`);
+  console.log(`${title} (median of ${REPEAT} interleaved runs; both ends of the kind unless named):`);
   const base = median(runs[0]);
   kinds.forEach(([name], k) => {
     const m = median(runs[k]);
@@ -280,6 +280,9 @@ async function compare(title, unit, kinds) {
     ['node:net', pingpongNet],
     ['w3sock events', () => pingpongW3sock(false)],
     ['w3sock streams', () => pingpongW3sock(true)],
+    // One side each, so the ratio shows what one end costs.
+    ['w3sock events client', () => pingpongW3sock(false, 'net')],
+    ['w3sock events server', () => pingpongNet('w3sock')],
   ]);
   await compare(`bulk (${BULK / 1048576} MiB in 64 KiB writes, client -> child)`, 'MB/s', [
     ['node:net', bulkNet],
