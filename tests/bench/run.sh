@@ -24,6 +24,9 @@ echo "ratio w3sock/go: pingpong $(ratio "$pp_w" "$pp_g"), bulk $(ratio "$bk_w" "
 echo "== C poll loop: events drained per second"
 $B/poll_rate 200000
 
+echo "== what a host pays for waiting on an epoll set instead of the socket (pure C, no w3sock)"
+$B/nested_epoll 20000 7
+
 echo "== memory per idle TCP connection (10,000 connections)"
 $B/idle_memory 10000
 
