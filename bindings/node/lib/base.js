@@ -127,6 +127,23 @@ function errorOfEvent(buf, off) {
   return w3sError(code, msg);
 }
 
+function noop() {}
+
+/** A promise with its resolve/reject, settled at most once (see settle). */
+function deferred() {
+  let resolve;
+  let reject;
+  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
+  promise.catch(noop); // rejections are for whoever awaits; never "unhandled" here
+  return { promise, resolve, reject, settled: false };
+}
+
+function settle(d, ok, value) {
+  if (d.settled) return;
+  d.settled = true;
+  if (ok) d.resolve(value); else d.reject(value);
+}
+
 class SocketBase extends EventTarget {
   constructor() {
     super();
@@ -135,6 +152,29 @@ class SocketBase extends EventTarget {
     this._closedFlag = false;
     this._error = null;
     this._hws = native.DEFAULT_HIGH_WATER_SEND;
+    this._drainWaiters = []; // writes waiting for the send buffer to drain
+  }
+
+  /** A promise that a DRAIN (or the close) settles: what a write over the mark waits for. */
+  _waitDrain() {
+    return new Promise((resolve, reject) => { this._drainWaiters.push({ resolve, reject }); });
+  }
+
+  /** Settles the writes waiting for DRAIN: all resolve, or all reject with err. */
+  _releaseDrainWaiters(err) {
+    const waiters = this._drainWaiters;
+    this._drainWaiters = [];
+    for (const w of waiters) {
+      if (err) w.reject(err); else w.resolve();
+    }
+  }
+
+  /** 'opening' -> 'open': opened resolves with info, then the 'open' event. */
+  _announceOpen(info) {
+    if (this._readyState !== 'opening') return;
+    this._readyState = 'open';
+    settle(this._opened, true, info);
+    this.dispatchEvent(new Event('open'));
   }
 
   _register(handle) {
@@ -202,7 +242,7 @@ class SocketBase extends EventTarget {
 }
 
 module.exports = {
-  errorOfEvent,
+  deferred, settle, errorOfEvent,
   SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
   defineHandlers, readInfo,
 };

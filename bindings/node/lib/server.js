@@ -6,8 +6,11 @@ const native = require('./native');
 const { api, EV, readHandle, fixedString } = native;
 const { checkClose, abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
-const { errorOfEvent, SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent, defineHandlers, readInfo } = require('./base');
-const { TCPSocket, kAccepted, deferred, settle } = require('./tcp');
+const {
+  deferred, settle, errorOfEvent, SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
+  defineHandlers, readInfo,
+} = require('./base');
+const { TCPSocket, kAccepted } = require('./tcp');
 
 class TCPServerSocket extends SocketBase {
   constructor(options) {
@@ -84,16 +87,12 @@ class TCPServerSocket extends SocketBase {
         break;
       }
       case EV.OPEN:
-        if (this._readyState === 'opening') {
-          this._readyState = 'open';
-          settle(this._opened, true, {
-            readable: this._connections,
-            connections: this._connections,
-            localAddress: this._localAddress,
-            localPort: this._localPort,
-          });
-          this.dispatchEvent(new Event('open'));
-        }
+        this._announceOpen({
+          readable: this._connections,
+          connections: this._connections,
+          localAddress: this._localAddress,
+          localPort: this._localPort,
+        });
         break;
       case EV.ERROR:
         this._error = errorOfEvent(buf, off);

@@ -8,14 +8,13 @@ const { api, EV, isNeg } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
-  errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo,
+  deferred, settle, errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
+  defineHandlers, readInfo,
 } = require('./base');
 
 const kAccepted = Symbol('w3sock.accepted');
 const DEFAULT_READABLE_HWM = 512 * 1024;
 const MAX_SEND = 1 << 30;
-
-function noop() {}
 
 /** Bytes to send: Uint8Array as is, other views/ArrayBuffers wrapped, strings as UTF-8. */
 function toBytes(chunk) {
@@ -43,20 +42,6 @@ function sendBytes(h, bytes) {
     if (isNeg(r)) throw lastError(r);
   }
   return Number(r);
-}
-
-function deferred() {
-  let resolve;
-  let reject;
-  const promise = new Promise((res, rej) => { resolve = res; reject = rej; });
-  promise.catch(noop); // rejections are for whoever awaits; never "unhandled" here
-  return { promise, resolve, reject, settled: false };
-}
-
-function settle(d, ok, value) {
-  if (d.settled) return;
-  d.settled = true;
-  if (ok) d.resolve(value); else d.reject(value);
 }
 
 class TCPSocket extends SocketBase {
@@ -104,7 +89,6 @@ class TCPSocket extends SocketBase {
     this._discard = false;
     this._peerEnded = false;
     this._writeClosed = false;
-    this._drainWaiters = [];
     this._tlsPending = null;
     this._opened = deferred();
     this._closed = deferred();
@@ -342,7 +326,7 @@ class TCPSocket extends SocketBase {
     if (this._closedFlag) throw this._error || stateError('socket is closed');
     const r = sendBytes(this._handle, toBytes(chunk));
     if (r >= this._hws) {
-      return new Promise((resolve, reject) => { this._drainWaiters.push({ resolve, reject }); });
+      return this._waitDrain();
     }
     return undefined;
   }
@@ -369,13 +353,10 @@ class TCPSocket extends SocketBase {
         this._onData(native.payload(buf, off));
         break;
       }
-      case EV.DRAIN: {
-        const waiters = this._drainWaiters;
-        this._drainWaiters = [];
-        for (const w of waiters) w.resolve();
+      case EV.DRAIN:
+        this._releaseDrainWaiters(null);
         this.dispatchEvent(new Event('drain'));
         break;
-      }
       case EV.OPEN:
         if (!this._accepted && this._readyState === 'opening' && !this._useSecureTransport) this._becomeOpen(true);
         break;
@@ -474,9 +455,7 @@ class TCPSocket extends SocketBase {
       settle(this._tlsPending, false, cause);
       this._tlsPending = null;
     }
-    const waiters = this._drainWaiters;
-    this._drainWaiters = [];
-    for (const w of waiters) w.reject(err || stateError('socket is closed'));
+    this._releaseDrainWaiters(err || stateError('socket is closed'));
     // Bytes already received stay readable after a clean close.
     this._ended = true;
     if (err || this._queue.length === 0) this._finishReadable(err);
@@ -497,4 +476,4 @@ class TCPSocket extends SocketBase {
 
 defineHandlers(TCPSocket, ['open', 'message', 'drain', 'error', 'close', 'end', 'secure']);
 
-module.exports = { TCPSocket, kAccepted, toBytes, sendBytes, deferred, settle };
+module.exports = { TCPSocket, kAccepted, toBytes, sendBytes };

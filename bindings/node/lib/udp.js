@@ -7,8 +7,11 @@ const native = require('./native');
 const { api, EV, isNeg, fixedString } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
-const { errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, defineHandlers, readInfo } = require('./base');
-const { toBytes, deferred, settle } = require('./tcp');
+const {
+  deferred, settle, errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
+  defineHandlers, readInfo,
+} = require('./base');
+const { toBytes } = require('./tcp');
 
 const DEFAULT_READABLE_HWM = 256; // messages
 
@@ -37,7 +40,6 @@ class UDPSocket extends SocketBase {
     this._suspended = false;
     this._flowPaused = false;
     this._discard = false;
-    this._drainWaiters = [];
     this._opened = deferred();
     this._closed = deferred();
     const rhwm = optInt(o, 'readableHighWaterMark', 'options', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_READABLE_HWM;
@@ -118,7 +120,7 @@ class UDPSocket extends SocketBase {
       r = this._sendOne(toBytes(msg));
     }
     if (r >= this._hws) {
-      return new Promise((resolve, reject) => { this._drainWaiters.push({ resolve, reject }); });
+      return this._waitDrain();
     }
     return undefined;
   }
@@ -233,26 +235,19 @@ class UDPSocket extends SocketBase {
         }
         break;
       }
-      case EV.DRAIN: {
-        const waiters = this._drainWaiters;
-        this._drainWaiters = [];
-        for (const w of waiters) w.resolve();
+      case EV.DRAIN:
+        this._releaseDrainWaiters(null);
         this.dispatchEvent(new Event('drain'));
         break;
-      }
       case EV.OPEN:
-        if (this._readyState === 'opening') {
-          this._readyState = 'open';
-          settle(this._opened, true, {
-            readable: this._readable,
-            writable: this._writable,
-            localAddress: this._localAddress,
-            localPort: this._localPort,
-            remoteAddress: this._remoteAddress,
-            remotePort: this._remotePort,
-          });
-          this.dispatchEvent(new Event('open'));
-        }
+        this._announceOpen({
+          readable: this._readable,
+          writable: this._writable,
+          localAddress: this._localAddress,
+          localPort: this._localPort,
+          remoteAddress: this._remoteAddress,
+          remotePort: this._remotePort,
+        });
         break;
       case EV.ERROR:
         this._error = errorOfEvent(buf, off);
@@ -272,9 +267,7 @@ class UDPSocket extends SocketBase {
     let err = this._error;
     if (err === null && code < 0 && code !== -23) err = this._error = w3sError(code, '');
     settle(this._opened, false, err || abortError('the socket was closed'));
-    const waiters = this._drainWaiters;
-    this._drainWaiters = [];
-    for (const w of waiters) w.reject(err || stateError('socket is closed'));
+    this._releaseDrainWaiters(err || stateError('socket is closed'));
     if (this._rc !== null && !this._readableClosed) {
       this._readableClosed = true;
       try { if (err) this._rc.error(err); else this._rc.close(); } catch { /* closed */ }
