@@ -246,19 +246,21 @@ func (st *loopState) runCallback(cb C.w3s_event_cb, user unsafe.Pointer, stop, d
 			return
 		default:
 		}
-		fl := C.w3s_fast_loop_enter(h) // no C poll reads meanwhile
 		st.pollMu.Lock()
+		// No C poll reads while this one does; the C lock is not held
+		// across the host's callback, which may call w3s_shutdown (that
+		// takes it to retire the loop).
+		fl := C.w3s_fast_loop_enter(h)
 		n, e := st.pollInto(out, -1)
+		C.w3s_fast_loop_leave(fl)
 		if e != nil {
 			st.pollMu.Unlock()
-			C.w3s_fast_loop_leave(fl)
 			return
 		}
 		if n > 0 {
 			C.w3s_call_event_cb(cb, user, events, C.int(n), h)
 		}
 		st.pollMu.Unlock()
-		C.w3s_fast_loop_leave(fl)
 	}
 }
 
