@@ -155,6 +155,20 @@ class SocketBase extends EventTarget {
     this._drainWaiters = []; // writes waiting for the send buffer to drain
   }
 
+  get readyState() { return this._readyState; }
+  get opened() { return this._opened.promise; }
+  get closed() { return this._closed.promise; }
+
+  /**
+   * The events every socket kind handles alike: ERROR keeps the error for
+   * the CLOSE that follows; CLOSE ends the socket (_onClose, with the code).
+   * Subclasses handle their own types and pass the rest here.
+   */
+  _event(type, buf, off) {
+    if (type === native.EV.ERROR) this._error = errorOfEvent(buf, off);
+    else if (type === native.EV.CLOSE) this._onClose(buf.readInt32LE(off + 20));
+  }
+
   /** A promise that a DRAIN (or the close) settles: what a write over the mark waits for. */
   _waitDrain() {
     return new Promise((resolve, reject) => { this._drainWaiters.push({ resolve, reject }); });

@@ -7,7 +7,7 @@ const { api, EV, readHandle, fixedString } = native;
 const { checkClose, abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
 const {
-  deferred, settle, errorOfEvent, SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
+  deferred, settle, SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
   defineHandlers, readInfo,
 } = require('./base');
 const { TCPSocket, kAccepted } = require('./tcp');
@@ -50,9 +50,6 @@ class TCPServerSocket extends SocketBase {
   get localPort() { return this._localPort; }
   get addressReuse() { return this._addressReuse; }
   get useSecureTransport() { return this._secureServer; }
-  get readyState() { return this._readyState; }
-  get opened() { return this._opened.promise; }
-  get closed() { return this._closed.promise; }
   get connections() { return this._connections; }
   get readable() { return this._connections; }
 
@@ -94,14 +91,8 @@ class TCPServerSocket extends SocketBase {
           localPort: this._localPort,
         });
         break;
-      case EV.ERROR:
-        this._error = errorOfEvent(buf, off);
-        break;
-      case EV.CLOSE:
-        this._onClose();
-        break;
       default:
-        break;
+        super._event(type, buf, off);
     }
   }
 

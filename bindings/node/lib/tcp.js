@@ -8,7 +8,7 @@ const { api, EV, isNeg } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
-  deferred, settle, errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
+  deferred, settle, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
   defineHandlers, readInfo,
 } = require('./base');
 
@@ -137,9 +137,6 @@ class TCPSocket extends SocketBase {
   get addressReuse() { return this._addressReuse; }
   get noDelay() { return this._noDelay; }
   get useSecureTransport() { return this._useSecureTransport; }
-  get readyState() { return this._readyState; }
-  get opened() { return this._opened.promise; }
-  get closed() { return this._closed.promise; }
   get readable() { return this._readable; }
   get writable() { return this._writable; }
   get writeable() { return this._writable; }
@@ -366,14 +363,8 @@ class TCPSocket extends SocketBase {
       case EV.END:
         this._onEnd();
         break;
-      case EV.ERROR:
-        this._error = errorOfEvent(buf, off);
-        break;
-      case EV.CLOSE:
-        this._onClose(buf.readInt32LE(off + 20));
-        break;
       default:
-        break;
+        super._event(type, buf, off);
     }
   }
 

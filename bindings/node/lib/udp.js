@@ -8,7 +8,7 @@ const { api, EV, isNeg, fixedString } = native;
 const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
 const {
-  deferred, settle, errorOfEvent, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
+  deferred, settle, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
   defineHandlers, readInfo,
 } = require('./base');
 const { toBytes } = require('./tcp');
@@ -69,9 +69,6 @@ class UDPSocket extends SocketBase {
   get remotePort() { return this._remotePort; }
   get addressReuse() { return this._addressReuse; }
   get loopback() { return this._loopback; }
-  get readyState() { return this._readyState; }
-  get opened() { return this._opened.promise; }
-  get closed() { return this._closed.promise; }
   get readable() { return this._readable; }
   get writable() { return this._writable; }
   get writeable() { return this._writable; }
@@ -249,14 +246,8 @@ class UDPSocket extends SocketBase {
           remotePort: this._remotePort,
         });
         break;
-      case EV.ERROR:
-        this._error = errorOfEvent(buf, off);
-        break;
-      case EV.CLOSE:
-        this._onClose(buf.readInt32LE(off + 20));
-        break;
       default:
-        break;
+        super._event(type, buf, off);
     }
   }
 
