@@ -169,6 +169,38 @@ class SocketBase extends EventTarget {
     else if (type === native.EV.CLOSE) this._onClose(buf.readInt32LE(off + 20));
   }
 
+  /**
+   * First half of CLOSE: the socket leaves the loop and is closed. Returns
+   * the error it closed with (the ERROR event's, or one made from a failing
+   * close code; -23, W3S_ESHUTDOWN, is a plain close), or null.
+   */
+  _beginClose(code) {
+    this._loop.remove(this._handle);
+    this._closedFlag = true;
+    this._readyState = 'closed';
+    if (this._error === null && code < 0 && code !== -23) this._error = w3sError(code, '');
+    return this._error;
+  }
+
+  /** Last half of CLOSE: 'error' (if err), closed settles, then 'close'. */
+  _finishClose(err) {
+    if (err) {
+      this.dispatchEvent(new SocketErrorEvent('error', { error: err }));
+      settle(this._closed, false, err);
+    } else {
+      settle(this._closed, true, undefined);
+    }
+    this.dispatchEvent(new SocketCloseEvent('close', { hadError: !!err }));
+  }
+
+  /** Errors the writable stream's controller, if the stream is still open. */
+  _errorWritable(err) {
+    if (this._wc === null || this._wc === undefined) return;
+    const wc = this._wc;
+    this._wc = null;
+    try { wc.error(err); } catch { /* closed */ }
+  }
+
   /** A promise that a DRAIN (or the close) settles: what a write over the mark waits for. */
   _waitDrain() {
     return new Promise((resolve, reject) => { this._drainWaiters.push({ resolve, reject }); });

@@ -7,7 +7,7 @@ const { api, EV, readHandle, fixedString } = native;
 const { checkClose, abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
 const {
-  deferred, settle, SocketBase, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
+  deferred, settle, SocketBase, ConnectionEvent,
   defineHandlers, readInfo,
 } = require('./base');
 const { TCPSocket, kAccepted } = require('./tcp');
@@ -114,11 +114,8 @@ class TCPServerSocket extends SocketBase {
     if (type === 'connection' && listener) this._hasConnectionListener = true;
   }
 
-  _onClose() {
-    this._loop.remove(this._handle);
-    this._closedFlag = true;
-    this._readyState = 'closed';
-    const err = this._error;
+  _onClose(code) {
+    const err = this._beginClose(code);
     settle(this._opened, false, err || abortError('the server was closed'));
     const waiters = this._listenWaiters;
     this._listenWaiters = [];
@@ -135,13 +132,7 @@ class TCPServerSocket extends SocketBase {
         if (err) this._cc.error(err); else this._cc.close();
       } catch { /* closed */ }
     }
-    if (err) {
-      this.dispatchEvent(new SocketErrorEvent('error', { error: err }));
-      settle(this._closed, false, err);
-    } else {
-      settle(this._closed, true, undefined);
-    }
-    this.dispatchEvent(new SocketCloseEvent('close', { hadError: !!err }));
+    this._finishClose(err);
   }
 }
 

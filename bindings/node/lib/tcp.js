@@ -5,10 +5,10 @@
 
 const native = require('./native');
 const { api, EV, isNeg } = native;
-const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
+const { check, checkClose, lastError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
-  deferred, settle, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
+  deferred, settle, SocketBase, SocketMessageEvent,
   defineHandlers, readInfo,
 } = require('./base');
 
@@ -435,11 +435,7 @@ class TCPSocket extends SocketBase {
   }
 
   _onClose(code) {
-    this._loop.remove(this._handle);
-    this._closedFlag = true;
-    this._readyState = 'closed';
-    let err = this._error;
-    if (err === null && code < 0 && code !== -23) err = this._error = w3sError(code, '');
+    const err = this._beginClose(code);
     const cause = err || abortError('the socket was closed');
     settle(this._opened, false, cause);
     if (this._tlsPending !== null) {
@@ -450,18 +446,8 @@ class TCPSocket extends SocketBase {
     // Bytes already received stay readable after a clean close.
     this._ended = true;
     if (err || this._queue.length === 0) this._finishReadable(err);
-    if (this._wc !== null) {
-      const wc = this._wc;
-      this._wc = null;
-      try { wc.error(err || stateError('socket is closed')); } catch { /* closed */ }
-    }
-    if (err) {
-      this.dispatchEvent(new SocketErrorEvent('error', { error: err }));
-      settle(this._closed, false, err);
-    } else {
-      settle(this._closed, true, undefined);
-    }
-    this.dispatchEvent(new SocketCloseEvent('close', { hadError: !!err }));
+    this._errorWritable(err || stateError('socket is closed'));
+    this._finishClose(err);
   }
 }
 

@@ -5,10 +5,10 @@
 
 const native = require('./native');
 const { api, EV, isNeg, fixedString } = native;
-const { check, checkClose, lastError, w3sError, typeError, stateError, abortError } = require('./errors');
+const { check, checkClose, lastError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
 const {
-  deferred, settle, SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent,
+  deferred, settle, SocketBase, SocketMessageEvent,
   defineHandlers, readInfo,
 } = require('./base');
 const { toBytes } = require('./tcp');
@@ -252,29 +252,15 @@ class UDPSocket extends SocketBase {
   }
 
   _onClose(code) {
-    this._loop.remove(this._handle);
-    this._closedFlag = true;
-    this._readyState = 'closed';
-    let err = this._error;
-    if (err === null && code < 0 && code !== -23) err = this._error = w3sError(code, '');
+    const err = this._beginClose(code);
     settle(this._opened, false, err || abortError('the socket was closed'));
     this._releaseDrainWaiters(err || stateError('socket is closed'));
     if (this._rc !== null && !this._readableClosed) {
       this._readableClosed = true;
       try { if (err) this._rc.error(err); else this._rc.close(); } catch { /* closed */ }
     }
-    if (this._wc !== null) {
-      const wc = this._wc;
-      this._wc = null;
-      try { wc.error(err || stateError('socket is closed')); } catch { /* closed */ }
-    }
-    if (err) {
-      this.dispatchEvent(new SocketErrorEvent('error', { error: err }));
-      settle(this._closed, false, err);
-    } else {
-      settle(this._closed, true, undefined);
-    }
-    this.dispatchEvent(new SocketCloseEvent('close', { hadError: !!err }));
+    this._errorWritable(err || stateError('socket is closed'));
+    this._finishClose(err);
   }
 }
 
