@@ -27,7 +27,8 @@ from collections import deque
 from typing import Any, Deque, Dict, Optional, Tuple, Union
 
 from . import _ffi as F
-from ._errors import InvalidAccessError, InvalidStateError, error_from_code
+from ._errors import (InvalidAccessError, InvalidStateError, argument_error,
+                      error_from_code)
 
 __all__ = [
     "Socket", "AF_INET", "AF_INET6", "AF_UNIX", "SOCK_STREAM", "SOCK_DGRAM",
@@ -484,6 +485,9 @@ class Socket:
         r = _lib.w3s_send(st.handle, data, len(data))
         if r < 0:
             _raise_state(st, "send")
+            if r == F.W3S_ENOTCONN:
+                raise argument_error(r, "send", "an unconnected SOCK_DGRAM socket "
+                                     "needs connect() first, or send_to(host, port, data)")
             raise error_from_code(r, context="send")
         if r >= self._hw_send:
             self._wait_drain(st, before, "send")
