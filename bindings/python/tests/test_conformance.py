@@ -383,3 +383,90 @@ def test_sync_udp_send_without_destination_is_type_error():
         with pytest.raises(TypeError) as ei:
             s.send(b"x")
         assert isinstance(ei.value, w3sock.InvalidAccessError)
+
+
+# --------------------------------------------------------------------------
+# 4. TLS material is never silently misread (files and data kept apart)
+# --------------------------------------------------------------------------
+
+def test_tls_path_given_as_pem_data_is_a_clear_error(certs):
+    path = str(certs.ca)
+    with pytest.raises(ValueError) as ei:
+        w3sock.TLSOptions(ca=path)
+    msg = str(ei.value)
+    assert "ca_file=" in msg and path in msg and "existing file" in msg
+    assert not isinstance(ei.value, w3sock.SocketError)  # not W3S_ETLS_BAD_PEM
+    with pytest.raises(ValueError, match="cert_file="):
+        w3sock.TLSOptions(cert=str(certs.server_cert))
+    # the key is not echoed back, the way to pass a file is
+    with pytest.raises(ValueError, match="key_file=") as ei2:
+        w3sock.TLSOptions(key="c2VjcmV0IGtleSBtYXRlcmlhbA==")
+    assert "c2VjcmV0" not in str(ei2.value)
+    with pytest.raises(ValueError, match="ca_file="):
+        w3sock.TLSOptions(ca=b"\x30\x82\x01\x0a")  # DER is not PEM
+    with pytest.raises(TypeError, match="ca_file="):
+        w3sock.TLSOptions(ca=42)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="not both"):
+        w3sock.TLSOptions(cert=certs.text(certs.server_cert), cert_file=certs.server_cert)
+
+
+def test_tls_path_in_a_dict_fails_before_connecting(run, certs):
+    async def main():
+        with pytest.raises(ValueError, match="ca_file="):
+            w3sock.TCPSocket("127.0.0.1", 443, use_secure_transport=True,
+                             tls={"ca": str(certs.ca), "server_name": "localhost"})
+
+    run(main)
+
+
+def test_tls_file_errors_name_the_option(run, certs, tmp_path):
+    async def main():
+        missing = tmp_path / "missing.pem"
+        with pytest.raises(FileNotFoundError, match="TLSOptions.ca_file"):
+            w3sock.TCPSocket("127.0.0.1", 443, use_secure_transport=True,
+                             tls=w3sock.TLSOptions(ca_file=str(missing)))
+        not_pem = tmp_path / "not.pem"
+        not_pem.write_bytes(b"\x30\x82\x01\x0a")
+        with pytest.raises(ValueError, match="holds no PEM block"):
+            w3sock.TCPSocket("127.0.0.1", 443, use_secure_transport=True,
+                             tls=w3sock.TLSOptions(ca_file=str(not_pem)))
+
+    run(main)
+
+
+def test_tls_files_by_path(arun, certs, tmp_path):
+    # a server from cert_file/key_file, another from one file holding both
+    # (the key is found in cert_file, as ssl.load_cert_chain does), a client
+    # trusting ca_file given as a str
+    both = tmp_path / "server-and-key.pem"
+    both.write_text(certs.text(certs.server_cert) + certs.text(certs.server_key))
+
+    async def main():
+        for server_tls in (w3sock.TLSOptions(cert_file=str(certs.server_cert),
+                                             key_file=str(certs.server_key)),
+                           w3sock.TLSOptions(cert_file=str(both))):
+            srv = w3sock.TCPServerSocket(local_address="127.0.0.1", local_port=0,
+                                         use_secure_transport=True, tls=server_tls)
+            await srv.opened
+            client = w3sock.TCPSocket(
+                "127.0.0.1", srv.local_port, use_secure_transport=True,
+                tls=w3sock.TLSOptions(ca_file=str(certs.ca), server_name="localhost"))
+            conn = await asyncio.wait_for(srv.listen(), 30)
+            await asyncio.wait_for(client.opened, 30)
+            await client.writable.write(b"hello")
+            assert await asyncio.wait_for(conn.readable.readexactly(5), 30) == b"hello"
+            for s in (client, conn, srv):
+                await s.close()
+        # a CA that did not sign the server's certificate is refused
+        srv = w3sock.TCPServerSocket(local_address="127.0.0.1", local_port=0,
+                                     use_secure_transport=True,
+                                     tls=w3sock.TLSOptions(cert_file=str(both)))
+        await srv.opened
+        client = w3sock.TCPSocket(
+            "127.0.0.1", srv.local_port, use_secure_transport=True,
+            tls=w3sock.TLSOptions(ca_file=str(certs.other_ca), server_name="localhost"))
+        with pytest.raises(w3sock.NetworkError):
+            await asyncio.wait_for(client.opened, 30)
+        await srv.close()
+
+    arun(main)

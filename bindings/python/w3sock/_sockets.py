@@ -1215,8 +1215,9 @@ class TCPServerSocket(_Base):
         _check_bool("no_delay", no_delay)
         backlog = _check_size("backlog", backlog, maximum=65535)
         tlso = tls_options(tls)
-        if use_secure_transport and (tlso is None or tlso.cert is None or tlso.key is None):
-            raise ValueError("a TLS server needs tls=TLSOptions(cert=..., key=...)")
+        if use_secure_transport and (tlso is None or not tlso._has_cert_and_key()):
+            raise ValueError("a TLS server needs tls=TLSOptions(cert_file=..., key_file=...) "
+                             "(or cert=/key= with PEM data)")
         high_water_send = _check_size("high_water_send", high_water_send, maximum=1 << 40)
         high_water_receive = _check_size("high_water_receive", high_water_receive,
                                          maximum=1 << 40)
