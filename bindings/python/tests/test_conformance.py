@@ -376,13 +376,17 @@ def test_udp_destination_mistakes_are_type_errors(arun):
     arun(main)
 
 
-def test_sync_udp_send_without_destination_is_type_error():
+def test_sync_udp_destination_mistakes_are_type_errors():
     from w3sock.sync import SOCK_DGRAM, Socket
     with Socket(type=SOCK_DGRAM) as s:
         s.bind("127.0.0.1", 0)
         with pytest.raises(TypeError) as ei:
             s.send(b"x")
         assert isinstance(ei.value, w3sock.InvalidAccessError)
+        s.connect("127.0.0.1", free_port())
+        with pytest.raises(TypeError) as ei2:
+            s.send_to("127.0.0.1", free_port(), b"x")
+        assert ei2.value.code_name == "W3S_EISCONN"
 
 
 # --------------------------------------------------------------------------
