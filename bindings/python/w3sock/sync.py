@@ -606,7 +606,7 @@ class Socket:
                                      F.W3S_ENOTSUP, "W3S_ENOTSUP")
         if isinstance(host, (bytes, bytearray, memoryview)) and isinstance(port, str):
             raise TypeError("send_to() takes (host, port, data), the order of CommonJS "
-                            "Sockets/A sendTo; w3sock 0.1 took (data, host, port)")
+                            "Sockets/A sendTo; w3sock 0.1.0 took (data, host, port)")
         self._check_open()
         host = self._check_host(host, optional=False)
         port = self._check_port(port, allow_zero=False)
