@@ -267,6 +267,30 @@ def test_readexactly_beyond_high_water_from_plain_peer(arun):
     arun(main)
 
 
+def test_readexactly_alternating_with_a_small_high_water_mark(arun):
+    # a 64 KiB mark: each large read crosses it many times, small reads in
+    # between leave more than the mark unread (the socket pauses, then the
+    # next large read lets data flow again)
+    async def main():
+        srv = w3sock.TCPServerSocket(local_address="127.0.0.1", local_port=0,
+                                     high_water_receive=64 * 1024)
+        await srv.opened
+        client = w3sock.TCPSocket("127.0.0.1", srv.local_port)
+        await client.opened
+        conn = await srv.listen()
+        body = _payload(BIG)
+        writer = asyncio.ensure_future(client.writable.write(body * 4))
+        got = bytearray()
+        for size in (BIG, 10, BIG, 1000, BIG, BIG - 1010):
+            got += await asyncio.wait_for(conn.readable.readexactly(size), 30)
+        assert bytes(got) == body * 4
+        await asyncio.wait_for(writer, 30)
+        for s in (client, conn, srv):
+            await s.close()
+
+    arun(main)
+
+
 def test_streams_readexactly_beyond_limit(arun):
     async def main():
         body = _payload(BIG)
