@@ -44,8 +44,7 @@ async def main() -> int:
     await reply(sock)
     await command(sock, b"EHLO w3sock.example\r\n", b"250")
     await command(sock, b"STARTTLS\r\n", b"220")
-    with open(args.ca) as f:
-        await sock.start_tls(w3sock.TLSOptions(ca=f.read(), server_name=args.server_name))
+    await sock.start_tls(w3sock.TLSOptions(ca_file=args.ca, server_name=args.server_name))
     info = sock.get_info()
     print(f"-- TLS established: {info['tls_version']} {info['tls_cipher']}, "
           f"peer {info['peer_subject']}")

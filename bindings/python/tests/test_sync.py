@@ -12,7 +12,7 @@ import pytest
 import w3sock
 from w3sock import sync
 from w3sock.sync import (AF_INET, AF_INET6, AF_UNIX, SHUT_WR, SOCK_DGRAM,
-                         SOCK_STREAM, Socket)
+                         SOCK_STREAM, Datagram, Socket)
 
 
 def _listener(family=AF_INET, host="127.0.0.1"):
@@ -161,14 +161,19 @@ def test_udp_send_to_receive_from():
     b = Socket(AF_INET, SOCK_DGRAM)
     b.settimeout(10)
     b.bind("127.0.0.1", 0)
-    assert b.send_to(b"datagram", "127.0.0.1", a.local_port) == 8
-    data, (addr, port) = a.receive_from(100)
-    assert data == b"datagram" and addr == "127.0.0.1" and port == b.local_port
+    # CommonJS Sockets/A: sendTo(host, port, data), receiveFrom() -> {data, address, port}
+    assert b.send_to("127.0.0.1", a.local_port, b"datagram") == 8
+    d = a.receive_from(100)
+    assert isinstance(d, Datagram)
+    assert d.data == b"datagram" and d.address == "127.0.0.1" and d.port == b.local_port
     a.connect("127.0.0.1", b.local_port)
     assert a.is_connected()
     a.send(b"connected")
-    data, (_, port) = b.receive_from(4)
-    assert data == b"conn" and port == a.local_port  # truncated to maxlen
+    d = b.receive_from(4)
+    assert d.data == b"conn" and d.port == a.local_port  # truncated to maxlen
+    # the 0.1 order is refused with a message saying the new one
+    with pytest.raises(TypeError, match=r"\(host, port, data\)"):
+        b.send_to(b"x", "127.0.0.1", a.local_port)  # type: ignore[arg-type]
     a.settimeout(0.2)
     with pytest.raises(TimeoutError):
         a.receive_from(10)

@@ -363,9 +363,10 @@ def test_errors_have_w3c_names(arun):
             c.start_tls()
         with pytest.raises(TypeError):
             conn.send("text is not bytes")
-        # address in use
+        # address in use: rejects opened (the constructor does not raise)
+        busy = w3sock.TCPServerSocket(local_address="127.0.0.1", local_port=srv.local_port)
         with pytest.raises(w3sock.NetworkError) as ei4:
-            w3sock.TCPServerSocket(local_address="127.0.0.1", local_port=srv.local_port)
+            await busy.opened
         assert ei4.value.code_name == "W3S_EADDRINUSE"
         conn.close()
         srv.close()

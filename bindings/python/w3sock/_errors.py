@@ -14,6 +14,7 @@ __all__ = [
     "InvalidStateError",
     "AbortError",
     "error_from_code",
+    "argument_error",
     "check",
 ]
 
@@ -140,6 +141,26 @@ def error_from_code(code: int, detail: Optional[str] = None,
         exc.errno = builtin[1]
         return exc
     return base(msg, code, name, detail or "")
+
+
+def argument_error(code: int, context: str = "", detail: str = "") -> SocketError:
+    """The exception for a code that reports a caller's mistake, such as
+    W3S_ENOTCONN/W3S_EISCONN from a UDP send without a destination or to a
+    peer other than the connected one: an :class:`InvalidAccessError` (the
+    2014 draft's name) that is also a ``TypeError`` (Direct Sockets)."""
+    key = (InvalidAccessError, TypeError)
+    cls = _mixed.get(key)
+    if cls is None:
+        cls = type("InvalidAccessError", (InvalidAccessError, TypeError),
+                   {"__module__": "w3sock"})
+        _mixed[key] = cls
+    msg = f"{context}: " if context else ""
+    msg += f"{F.strerror(code)} ({F.err_name(code)})"
+    if detail:
+        msg += f": {detail}"
+    exc = cls(msg, code, F.err_name(code), detail)
+    assert isinstance(exc, SocketError)
+    return exc
 
 
 def check(rc: int, context: str = "") -> int:

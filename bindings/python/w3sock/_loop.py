@@ -9,11 +9,11 @@ a library thread.
 from __future__ import annotations
 
 import asyncio
-import collections
 import ctypes
 from typing import Any, Dict, Optional
 
 from . import _ffi as F
+from ._asyncio_adapter import ReadyRunner
 from ._errors import error_from_code
 
 BATCH = 512
@@ -54,11 +54,9 @@ class NativeLoop:
         # a memoryview over the payload arena of the last poll (see _arena)
         self._view: memoryview = memoryview(b"")
         self._view_base = 0
-        # asyncio's ready queue, for running what a batch scheduled at once
-        # (see _drain); None on loops that are not asyncio's own (uvloop)
-        ready = getattr(aloop, "_ready", None) \
-            if isinstance(aloop, asyncio.BaseEventLoop) else None
-        self._ready = ready if isinstance(ready, collections.deque) else None
+        # runs what a batch scheduled at the end of its wake-up (see _drain);
+        # the only user of asyncio internals, with a public fallback
+        self._ready_runner = ReadyRunner(aloop)
         self._closed = False
         self._release_scheduled = False
         aloop.add_reader(fd, self._drain)
@@ -117,13 +115,13 @@ class NativeLoop:
         socks = self.sockets
         hc = self._hc
         cbuf = self._cbuf
-        ready = self._ready
+        runner = self._ready_runner
         # When nothing else waits in asyncio's ready queue, the callbacks
         # this batch schedules (a reader's task woken by set_result) would run
         # first thing in the next loop iteration, before that iteration's I/O:
         # run them now instead, in the same order. That saves a whole loop
         # iteration (an epoll_wait and the selector's bookkeeping) per message.
-        early = ready is not None and not ready
+        early = runner.idle()
         while True:
             n = _poll(hc, cbuf, BATCH, 0)
             if n <= 0:
@@ -182,13 +180,8 @@ class NativeLoop:
                     F.lib.w3s_abort(acc)
             if n < BATCH:
                 break
-        if early and ready:
-            # exactly what the next iteration would have run first; what
-            # these callbacks schedule in turn waits for that iteration
-            for _ in range(len(ready)):
-                handle = ready.popleft()
-                if not handle._cancelled:
-                    handle._run()
+        if early:
+            runner.run_scheduled()
         if not socks:
             self._maybe_release()
 

@@ -13,7 +13,7 @@ from typing import (Any, AsyncIterator, Deque, Dict, List, Mapping, Optional,
 
 from . import _ffi as F
 from ._errors import (AbortError, InvalidAccessError, InvalidStateError,
-                      SocketError, error_from_code)
+                      NetworkError, SocketError, argument_error, error_from_code)
 from ._loop import NativeLoop, get_native_loop
 from ._tls import TLSOptions, tls_options
 
@@ -150,6 +150,45 @@ def _silence(fut: "asyncio.Future[Any]") -> None:
     fut.add_done_callback(_cb)
 
 
+def _mirror(src: "asyncio.Future[None]", dst: "asyncio.Future[None]") -> None:
+    """Settles dst as src settled, its exception marked retrieved."""
+    if dst.done():
+        return
+    if src.cancelled():
+        dst.cancel()
+        return
+    exc = src.exception()
+    if exc is None:
+        dst.set_result(None)
+    else:
+        dst.set_exception(exc)
+        dst.exception()  # retrieved: whoever awaits dst still gets it raised
+
+
+def _follow(src: "asyncio.Future[None]") -> "asyncio.Future[None]":
+    """A new future that settles as src does. A fresh one per caller, so a
+    caller cancelling its await cannot cancel src (the socket's ``closed``).
+    Works on a closed loop too when src has settled (no callback needed)."""
+    dst: asyncio.Future[None] = src.get_loop().create_future()
+    if src.done():
+        _mirror(src, dst)
+    else:
+        src.add_done_callback(lambda f: _mirror(f, dst))
+    return dst
+
+
+def _settled(loop: asyncio.AbstractEventLoop,
+             exc: Optional[BaseException]) -> "asyncio.Future[None]":
+    """An already settled future (rejected with exc when given)."""
+    fut: asyncio.Future[None] = loop.create_future()
+    if exc is None:
+        fut.set_result(None)
+    else:
+        fut.set_exception(exc)
+        fut.exception()
+    return fut
+
+
 def _enc(s: Optional[str]) -> Optional[bytes]:
     return None if s is None else s.encode("utf-8")
 
@@ -202,6 +241,9 @@ class Readable(_Waiting):
         self._paused = False
         self._hw = high_water
         self._limit = limit
+        # bytes in all that a waiting reader needs (0: nobody waits); the
+        # socket is not paused below it, whatever the high-water mark
+        self._need = 0
 
     # -- fed by the socket --------------------------------------------------
     def _feed(self, data: bytes) -> None:
@@ -212,9 +254,19 @@ class Readable(_Waiting):
             self._waiter = None
             if not w.done():
                 w.set_result(None)
-        if self._size >= self._hw and not self._paused:
+        if self._size >= self._hw and self._size >= self._need and not self._paused:
             self._paused = True
             self._owner._flow_pause()
+
+    def _want(self, n: int) -> None:
+        """A reader is about to wait until n bytes are buffered: let data
+        flow until they are, even past the high-water mark (asyncio's
+        StreamReader likewise resumes reading while a reader waits);
+        otherwise a read larger than the mark would wait forever."""
+        self._need = n
+        if self._paused:
+            self._paused = False
+            self._owner._flow_resume()
 
     def _consumed(self) -> None:
         if self._paused and self._size <= self._hw // 2:
@@ -230,12 +282,14 @@ class Readable(_Waiting):
         if self._waiter is not None:
             raise RuntimeError(f"{what}() called while another coroutine is already "
                                "waiting for incoming data")
+        self._want(self._size + 1)
         w = self._loop.create_future()
         self._waiter = w
         try:
             await w
         finally:
             self._waiter = None
+            self._need = 0
 
     def _take(self, n: int) -> bytes:
         """Removes and returns up to n bytes (n > 0) from the buffer."""
@@ -344,12 +398,16 @@ class Readable(_Waiting):
             if self._waiter is not None:
                 raise RuntimeError("readexactly() called while another coroutine is "
                                    "already waiting for incoming data")
+            self._need = n
+            if self._paused:
+                self._want(n)
             w = self._loop.create_future()
             self._waiter = w
             try:
                 await w
             finally:
                 self._waiter = None
+                self._need = 0
         chunks = self._chunks
         first = chunks[0]
         if len(first) == n:
@@ -490,10 +548,9 @@ class UDPWritable(Writable):
             await owner._wait_drain()
 
     def close(self) -> "asyncio.Future[None]":
-        self._owner.close()
-        f = self._owner._loop.create_future()
-        f.set_result(None)
-        return f
+        """Closes the socket (a datagram socket has no half-close); settles
+        as the socket's ``closed`` does."""
+        return self._owner.close()
 
 
 @dataclass(frozen=True)
@@ -579,15 +636,18 @@ class _Base:
         info = F.get_info(self._handle)
         return int(info.buffered_amount) if info is not None else 0
 
-    def close(self) -> None:
-        """Graceful close: queued data is sent, then the socket closes."""
-        if self._ready_state == "closed":
-            return
-        if self._ready_state != "closing":
+    def close(self) -> "asyncio.Future[None]":
+        """Graceful close: queued data is sent, then the socket closes.
+
+        Returns an awaitable that settles as :attr:`closed` does (the W3C
+        ``Promise close()``). The close happens whether or not it is awaited,
+        and an unawaited failure is never logged as unretrieved."""
+        if self._ready_state not in ("closing", "closed"):
             self._ready_state = "closing"
             rc = _lib.w3s_close(self._handle)
             if rc < 0 and rc != F.W3S_EBADF:
-                raise error_from_code(rc, context="close")
+                return _settled(self._loop, error_from_code(rc, context="close"))
+        return _follow(self._closed)
 
     def abort(self) -> None:
         """Immediate close; TCP peers see a reset."""
@@ -682,6 +742,21 @@ class _Base:
         if ra:
             self._remote_address = ra
             self._remote_port = info.remote_port
+
+    def _open_failed(self, code: int, context: str) -> SocketError:
+        """A native open call failed. Failures that come from the network or
+        the OS (address in use, not available, permission denied, ...) are
+        delivered through ``opened`` and ``closed``, as the W3C API does for
+        connect failures; a refused argument or state raises at once."""
+        self._nl._maybe_release()
+        exc = error_from_code(code, context=context)
+        if not isinstance(exc, NetworkError):
+            raise exc
+        self._error = exc
+        self._ready_state = "closed"
+        self._opened.set_exception(exc)
+        self._closed.set_exception(exc)
+        return exc
 
     def _register(self, handle: int) -> None:
         self._handle = handle
@@ -884,8 +959,9 @@ class TCPSocket(_Base):
                                  remote_port or 0, ctypes.byref(opts), 0)
         del keep
         if h < 0:
-            nl._maybe_release()
-            raise error_from_code(h, context=f"connect {remote_address}:{remote_port}")
+            self._readable._set_exception(
+                self._open_failed(h, f"connect {remote_address}:{remote_port}"))
+            return
         self._register(h)
 
     def _init_common(self, no_delay: bool, secure: bool, hw_receive: int,
@@ -1139,8 +1215,9 @@ class TCPServerSocket(_Base):
         _check_bool("no_delay", no_delay)
         backlog = _check_size("backlog", backlog, maximum=65535)
         tlso = tls_options(tls)
-        if use_secure_transport and (tlso is None or tlso.cert is None or tlso.key is None):
-            raise ValueError("a TLS server needs tls=TLSOptions(cert=..., key=...)")
+        if use_secure_transport and (tlso is None or not tlso._has_cert_and_key()):
+            raise ValueError("a TLS server needs tls=TLSOptions(cert_file=..., key_file=...) "
+                             "(or cert=/key= with PEM data)")
         high_water_send = _check_size("high_water_send", high_water_send, maximum=1 << 40)
         high_water_receive = _check_size("high_water_receive", high_water_receive,
                                          maximum=1 << 40)
@@ -1162,9 +1239,9 @@ class TCPServerSocket(_Base):
         h = _lib.w3s_tcp_listen(nl.handle, ctypes.byref(opts), 0)
         del keep
         if h < 0:
-            nl._maybe_release()
             where = f"{local_address or '*'}:{local_port or 0}"
-            raise error_from_code(h, context=f"listen on {where}")
+            self._open_failed(h, f"listen on {where}")
+            return
         self._register(h)
         self._refresh_addresses()
 
@@ -1209,9 +1286,6 @@ class TCPServerSocket(_Base):
                 return
             except InvalidStateError:
                 return
-
-    def close(self) -> None:
-        super().close()
 
     async def __aenter__(self) -> "TCPServerSocket":
         await self._opened
@@ -1394,8 +1468,9 @@ class UDPSocket(_Base):
         h = _lib.w3s_udp_open(nl.handle, ctypes.byref(o), 0)
         del keep
         if h < 0:
-            nl._maybe_release()
-            raise error_from_code(h, context="udp open")
+            where = f"{local_address or '*'}:{local_port or 0}"
+            self._readable._set_exception(self._open_failed(h, f"udp bind on {where}"))
+            return
         self._register(h)
         self._refresh_addresses()
 
@@ -1530,6 +1605,13 @@ class UDPSocket(_Base):
         if r < 0:
             if self._error is not None and r in (F.W3S_ESTATE, F.W3S_EBADF):
                 raise self._error
+            if r == F.W3S_ENOTCONN:
+                raise argument_error(r, "send", "an unconnected UDPSocket needs "
+                                     "remote_address and remote_port for each message")
+            if r == F.W3S_EISCONN:
+                raise argument_error(r, "send", f"this UDPSocket is connected to "
+                                     f"{self._remote_address}:{self._remote_port}; "
+                                     f"it cannot send to {address}:{port}")
             raise error_from_code(r, context="send")
         return r
 

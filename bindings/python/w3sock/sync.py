@@ -7,6 +7,10 @@
     data = s.receive(4096)    # b"" at end of stream
     s.close()
 
+    u = Socket(AF_INET, SOCK_DGRAM)
+    u.send_to("127.0.0.1", 5353, b"query")   # sendTo(host, port, data)
+    d = u.receive_from()                      # Datagram(data, address, port)
+
 One background thread per process polls a private native loop (the GIL is
 released while it waits) and hands each socket its events; calls block on a
 condition variable with the socket's timeout. ``send`` applies the core's
@@ -24,13 +28,15 @@ import socket as _socket
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass
 from typing import Any, Deque, Dict, Optional, Tuple, Union
 
 from . import _ffi as F
-from ._errors import InvalidAccessError, InvalidStateError, error_from_code
+from ._errors import (InvalidAccessError, InvalidStateError, argument_error,
+                      error_from_code)
 
 __all__ = [
-    "Socket", "AF_INET", "AF_INET6", "AF_UNIX", "SOCK_STREAM", "SOCK_DGRAM",
+    "Socket", "Datagram", "AF_INET", "AF_INET6", "AF_UNIX", "SOCK_STREAM", "SOCK_DGRAM",
     "SHUT_RD", "SHUT_WR", "SHUT_RDWR",
 ]
 
@@ -69,6 +75,15 @@ _OPTION_NAMES: Dict[str, int] = {
 }
 _BOOL_OPTS = {F.OPT_NO_DELAY, F.OPT_KEEP_ALIVE, F.OPT_MULTICAST_LOOPBACK, F.OPT_BROADCAST,
               F.OPT_ADDRESS_REUSE, F.OPT_REUSE_PORT}
+
+
+@dataclass(frozen=True)
+class Datagram:
+    """What :meth:`Socket.receive_from` returns: one datagram and its sender."""
+
+    data: bytes
+    address: str
+    port: int
 
 
 class _State:
@@ -484,6 +499,9 @@ class Socket:
         r = _lib.w3s_send(st.handle, data, len(data))
         if r < 0:
             _raise_state(st, "send")
+            if r == F.W3S_ENOTCONN:
+                raise argument_error(r, "send", "an unconnected SOCK_DGRAM socket "
+                                     "needs connect() first, or send_to(host, port, data)")
             raise error_from_code(r, context="send")
         if r >= self._hw_send:
             self._wait_drain(st, before, "send")
@@ -554,8 +572,10 @@ class Socket:
 
     recv = receive
 
-    def receive_from(self, maxlen: int = 65536) -> Tuple[bytes, Tuple[str, int]]:
-        """One datagram (truncated to maxlen) and its sender (address, port)."""
+    def receive_from(self, maxlen: int = 65536) -> "Datagram":
+        """One datagram (truncated to maxlen) and its sender, as a
+        :class:`Datagram` with ``data``, ``address`` and ``port`` (CommonJS
+        Sockets/A ``receiveFrom``)."""
         if self._type != SOCK_DGRAM:
             raise InvalidAccessError("receive_from() needs a SOCK_DGRAM socket",
                                      F.W3S_ENOTSUP, "W3S_ENOTSUP")
@@ -576,12 +596,17 @@ class Socket:
             if st.paused and len(st.msgs) <= _MAX_DGRAMS // 2 and not st.closed:
                 st.paused = False
                 _lib.w3s_resume(st.handle)
-        return data[:maxlen], (addr, port)
+        return Datagram(data[:maxlen], addr, port)
 
-    def send_to(self, data: Any, host: str, port: int) -> int:
+    def send_to(self, host: str, port: int, data: Any) -> int:
+        """Sends one datagram to host:port (CommonJS Sockets/A
+        ``sendTo(host, port, data)``); returns len(data)."""
         if self._type != SOCK_DGRAM:
             raise InvalidAccessError("send_to() needs a SOCK_DGRAM socket",
                                      F.W3S_ENOTSUP, "W3S_ENOTSUP")
+        if isinstance(host, (bytes, bytearray, memoryview)) and isinstance(port, str):
+            raise TypeError("send_to() takes (host, port, data), the order of CommonJS "
+                            "Sockets/A sendTo; w3sock 0.1.0 took (data, host, port)")
         self._check_open()
         host = self._check_host(host, optional=False)
         port = self._check_port(port, allow_zero=False)
@@ -594,6 +619,9 @@ class Socket:
         before = st.drains
         r = _lib.w3s_send_to(st.handle, data, len(data), host.encode(), port)
         if r < 0:
+            if r == F.W3S_EISCONN:
+                raise argument_error(r, f"send_to {host}:{port}",
+                                     f"this socket is connected to {self._peer}")
             raise error_from_code(r, context=f"send_to {host}:{port}")
         if r >= self._hw_send:
             self._wait_drain(st, before, "send_to")
