@@ -14,10 +14,6 @@ import (
 	"github.com/w3sock/w3sock/core"
 )
 
-// sizeOK: option structs begin with their size; a caller built against
-// this header passes at least the size we know.
-func sizeOK(size C.uint32_t, want uintptr) bool { return uintptr(size) >= want }
-
 //export w3s_tls_options_init
 func w3s_tls_options_init(o *C.w3s_tls_options) C.int {
 	if o == nil {
@@ -57,9 +53,12 @@ func tlsOptionsFromC(o *C.w3s_tls_options) (*core.TLSOptions, *core.Error) {
 	if o == nil {
 		return nil, nil
 	}
-	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
-		return nil, core.Errf(core.EINVAL, "w3s_tls_options.size is %d; call w3s_tls_options_init", o.size)
+	var own C.w3s_tls_options
+	w3s_tls_options_init(&own)
+	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_tls_options", "call w3s_tls_options_init"); e != nil {
+		return nil, e
 	}
+	o = &own
 	t := &core.TLSOptions{
 		InsecureSkipVerify: o.insecure_skip_verify != 0,
 		ServerName:         goString(o.server_name),
@@ -84,9 +83,12 @@ func tcpOptionsFromC(o *C.w3s_tcp_options) (core.TCPOptions, *core.Error) {
 	if o == nil {
 		return out, nil
 	}
-	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
-		return out, core.Errf(core.EINVAL, "w3s_tcp_options.size is %d; call w3s_tcp_options_init", o.size)
+	var own C.w3s_tcp_options
+	w3s_tcp_options_init(&own)
+	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_tcp_options", "call w3s_tcp_options_init"); e != nil {
+		return out, e
 	}
+	o = &own
 	if o.keep_alive_delay_ms < 0 || o.connect_timeout_ms < 0 {
 		return out, core.Errf(core.EINVAL, "negative time in options")
 	}
@@ -117,9 +119,12 @@ func udpOptionsFromC(o *C.w3s_udp_options) (core.UDPOptions, *core.Error) {
 	if o == nil {
 		return out, nil
 	}
-	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
-		return out, core.Errf(core.EINVAL, "w3s_udp_options.size is %d; call w3s_udp_options_init", o.size)
+	var own C.w3s_udp_options
+	w3s_udp_options_init(&own)
+	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_udp_options", "call w3s_udp_options_init"); e != nil {
+		return out, e
 	}
+	o = &own
 	out.LocalAddress = goString(o.local_address)
 	out.LocalPort = int(o.local_port)
 	out.RemoteAddress = goString(o.remote_address)
@@ -434,13 +439,18 @@ func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
 	if e != nil {
 		return fail(e)
 	}
-	if info == nil || !sizeOK(info.size, unsafe.Sizeof(*info)) {
+	if info == nil {
 		return fail(core.Errf(core.EINVAL, "w3s_get_info needs a w3s_info with size set"))
 	}
+	if _, e := callerSize(unsafe.Pointer(info), "w3s_info", "set it to sizeof(w3s_info)"); e != nil {
+		return fail(e)
+	}
 	in := s.Info()
-	size := info.size
-	*info = C.w3s_info{}
-	info.size = size
+	// Filled in a whole struct of this library's layout, then the caller's
+	// size of it is copied out (sizedOut).
+	dst := info
+	info = &C.w3s_info{}
+	info.size = C.uint32_t(unsafe.Sizeof(*info))
 	info.kind = C.int32_t(in.Kind)
 	info.ready_state = C.int32_t(in.State)
 	info.family = C.int32_t(in.Family)
@@ -464,6 +474,9 @@ func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
 	copyCString(info.server_name[:], in.TLS.ServerName)
 	copyCString(info.peer_subject[:], in.TLS.PeerSubject)
 	copyCString(info.peer_issuer[:], in.TLS.PeerIssuer)
+	if e := sizedOut(unsafe.Pointer(dst), unsafe.Pointer(info), unsafe.Sizeof(*info), "w3s_info", "set it to sizeof(w3s_info)"); e != nil {
+		return fail(e)
+	}
 	return 0
 }
 
