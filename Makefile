@@ -5,13 +5,16 @@ SHELL      := /bin/bash
 GO         ?= go
 CC         ?= gcc
 PREFIX     ?= /usr/local
-SOVERSION  := 0
-VERSION    := 0.1.0
+# The version lives in VERSION alone; the SONAME follows its major number
+# (ABI policy in include/w3sock.h). `make test-abi` checks that the header's
+# W3S_VERSION_* macros and the bindings' package versions agree with it.
+VERSION    := $(shell cat VERSION)
+SOVERSION  := $(firstword $(subst ., ,$(VERSION)))
 BUILD      := build
 LIB        := $(BUILD)/libw3sock.so
 CFLAGS_T   := -std=c99 -Wall -Wextra -Werror -pedantic -O2 -g -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LDFLAGS_T  := -L$(BUILD) -lw3sock -Wl,-rpath,$(abspath $(BUILD)) -lpthread
-GOSRC      := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map') include/w3sock.h go.mod go.sum
+GOSRC      := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map') include/w3sock.h go.mod go.sum VERSION
 
 C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.c))
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))

@@ -13,6 +13,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"runtime/debug"
 	"unsafe"
 
@@ -21,11 +22,14 @@ import (
 
 func main() {}
 
-const versionMajor, versionMinor, versionPatch = 0, 1, 0
+// The version is the header's W3S_VERSION_* (checked against the VERSION
+// file by `make test-abi`), so the library always reports the header it
+// was built from.
+const versionMajor, versionMinor, versionPatch = C.W3S_VERSION_MAJOR, C.W3S_VERSION_MINOR, C.W3S_VERSION_PATCH
 
-var versionString = C.CString("0.1.0")
+var versionText = fmt.Sprintf("%d.%d.%d", versionMajor, versionMinor, versionPatch)
 
-const versionText = "0.1.0"
+var versionString = C.CString(versionText)
 
 // Static C strings for w3s_strerror / w3s_err_name, made once.
 var (

@@ -1,5 +1,10 @@
 package main
 
+/*
+#include "shim.h"
+*/
+import "C"
+
 import (
 	"unsafe"
 
@@ -75,4 +80,42 @@ func sizedOut(dst unsafe.Pointer, src unsafe.Pointer, srcSize uintptr, name, hin
 	copy(out[sizeFieldLen:n], unsafe.Slice((*byte)(src), n)[sizeFieldLen:])
 	clear(out[n:])
 	return nil
+}
+
+// Arrays the library fills (events, joined groups, interfaces) cannot carry
+// a size in each element; the caller passes its sizeof the element once
+// (w3s_loop_new_sized, w3s_*_sized), and the library writes exactly that
+// many bytes per element: its own fields, then zeros for fields of a later
+// header. A size below the first ABI's layout cannot hold the fields every
+// version has, so it is refused.
+
+// elemSizeOK checks a caller's element size against the first ABI's (v1).
+func elemSizeOK(size, v1 uintptr, name string) *core.Error {
+	if size < v1 || size > maxStructSize {
+		return core.Errf(core.EINVAL, "element size %d for %s: it must be sizeof(%s), at least %d (the first ABI's) and at most %d",
+			size, name, name, v1, maxStructSize)
+	}
+	return nil
+}
+
+// fillArray writes up to max items into the caller's array out (elements
+// elemSize bytes apart; out may be NULL when max is 0) and returns how many
+// items there are in all. Each element is built in a zeroed E of this
+// library's layout and then copied with sizedElem.
+func fillArray[T, E any](out unsafe.Pointer, max C.int, elemSize uintptr, items []T, fill func(*E, T)) C.int {
+	for i := 0; i < len(items) && i < int(max); i++ {
+		var e E
+		fill(&e, items[i])
+		sizedElem(unsafe.Add(out, uintptr(i)*elemSize), elemSize, unsafe.Pointer(&e), unsafe.Sizeof(e))
+	}
+	return C.int(len(items))
+}
+
+// sizedElem writes one element of this library's layout (srcSize bytes)
+// into the caller's element of size bytes: ours first, zeros after.
+func sizedElem(dst unsafe.Pointer, size uintptr, src unsafe.Pointer, srcSize uintptr) {
+	n := min(size, srcSize)
+	out := unsafe.Slice((*byte)(dst), size)
+	copy(out, unsafe.Slice((*byte)(src), n))
+	clear(out[n:])
 }

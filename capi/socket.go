@@ -362,18 +362,6 @@ func w3s_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
 	return membership(h, source, group, iface, true, false)
 }
 
-// fillArray copies up to max items into the caller's array (out may be
-// NULL when max is 0) and returns how many items there are in all.
-func fillArray[T, E any](out *E, max C.int, items []T, fill func(*E, T)) C.int {
-	if max > 0 {
-		dst := unsafe.Slice(out, int(max))
-		for i := 0; i < len(items) && i < int(max); i++ {
-			fill(&dst[i], items[i])
-		}
-	}
-	return C.int(len(items))
-}
-
 func arrayArgs(out unsafe.Pointer, max C.int) *core.Error {
 	if max < 0 || max > 0 && out == nil {
 		return core.Errf(core.EINVAL, "NULL array with max %d", int(max))
@@ -381,8 +369,19 @@ func arrayArgs(out unsafe.Pointer, max C.int) *core.Error {
 	return nil
 }
 
+// groupSizeV1 and interfaceSizeV1 are the first ABI's element sizes.
+const (
+	groupSizeV1     = C.W3S_GROUP_SIZE_V1
+	interfaceSizeV1 = C.W3S_INTERFACE_SIZE_V1
+)
+
 //export w3s_get_joined_groups
 func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
+	return w3s_get_joined_groups_sized(h, out, max, groupSizeV1)
+}
+
+//export w3s_get_joined_groups_sized
+func w3s_get_joined_groups_sized(h C.int64_t, out *C.w3s_group, max C.int, elemSize C.size_t) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -390,12 +389,14 @@ func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
 	if e := arrayArgs(unsafe.Pointer(out), max); e != nil {
 		return fail(e)
 	}
+	if e := elemSizeOK(uintptr(elemSize), groupSizeV1, "w3s_group"); e != nil {
+		return fail(e)
+	}
 	groups, e := s.JoinedGroups()
 	if e != nil {
 		return fail(e)
 	}
-	return fillArray(out, max, groups, func(d *C.w3s_group, g core.Membership) {
-		*d = C.w3s_group{}
+	return fillArray(unsafe.Pointer(out), max, uintptr(elemSize), groups, func(d *C.w3s_group, g core.Membership) {
 		copyCString(d.group[:], g.Group.String())
 		if g.Source.IsValid() {
 			copyCString(d.source[:], g.Source.String())
@@ -482,18 +483,25 @@ func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
 
 //export w3s_network_list
 func w3s_network_list(out *C.w3s_interface, max C.int) C.int {
+	return w3s_network_list_sized(out, max, interfaceSizeV1)
+}
+
+//export w3s_network_list_sized
+func w3s_network_list_sized(out *C.w3s_interface, max C.int, elemSize C.size_t) C.int {
 	if e := guard(); e != nil {
 		return fail(e)
 	}
 	if e := arrayArgs(unsafe.Pointer(out), max); e != nil {
 		return fail(e)
 	}
+	if e := elemSizeOK(uintptr(elemSize), interfaceSizeV1, "w3s_interface"); e != nil {
+		return fail(e)
+	}
 	list, e := core.NetworkList()
 	if e != nil {
 		return fail(e)
 	}
-	return fillArray(out, max, list, func(d *C.w3s_interface, a core.InterfaceAddr) {
-		*d = C.w3s_interface{}
+	return fillArray(unsafe.Pointer(out), max, uintptr(elemSize), list, func(d *C.w3s_interface, a core.InterfaceAddr) {
 		copyCString(d.name[:], a.Name)
 		copyCString(d.address[:], a.Address)
 		d.index = C.uint32_t(a.Index)

@@ -57,7 +57,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define W3S_VERSION_MAJOR 0
-#define W3S_VERSION_MINOR 1
+#define W3S_VERSION_MINOR 2
 #define W3S_VERSION_PATCH 0
 #define W3S_VERSION_HEX \
     ((W3S_VERSION_MAJOR << 16) | (W3S_VERSION_MINOR << 8) | W3S_VERSION_PATCH)
@@ -65,7 +65,7 @@ extern "C" {
 /* The version of the loaded library as W3S_VERSION_HEX would spell it. */
 uint32_t w3s_version(void);
 
-/* The version as a static string, e.g. "0.1.0". */
+/* The version as a static string, e.g. "0.2.0". */
 const char *w3s_version_string(void);
 
 /* ------------------------------------------------------------------------ */
@@ -173,8 +173,11 @@ typedef enum w3s_event_type {
     W3S_EV_CLOSE = 9       /* final event of the socket; the handle is released */
 } w3s_event_type;
 
-/* One event. Layout is fixed (104 bytes, offsets in comments) so bindings can
- * read it from raw memory. */
+/* One event. The layout of the first ABI (0.1, 104 bytes) is fixed (offsets
+ * in comments) so bindings can read it from raw memory. Later versions may
+ * only append fields: each loop knows the size of the caller's w3s_event
+ * (w3s_loop_new_sized) and writes exactly that many bytes per element,
+ * fields it does not have as zero. */
 typedef struct w3s_event {
     int64_t handle;         /*  0: socket the event is about */
     uint64_t user_data;     /*  8: that socket's user_data */
@@ -189,9 +192,20 @@ typedef struct w3s_event {
     char address[48];       /* 56: MESSAGE/CONNECTION: remote address text */
 } w3s_event;
 
-/* Makes a loop. Returns its handle (> 0) or W3S_EMFILE/W3S_ENOMEM/
- * W3S_ESHUTDOWN/W3S_EFORKED. */
+/* sizeof(w3s_event) of the first ABI: the smallest event size a loop takes. */
+#define W3S_EVENT_SIZE_V1 104
+
+/* Makes a loop whose events are event_size bytes each, the caller's
+ * sizeof(w3s_event): every events array the loop fills (w3s_loop_poll,
+ * w3s_loop_poll_into, the w3s_event_cb batches) has that stride. Returns
+ * its handle (> 0) or W3S_EINVAL (event_size below W3S_EVENT_SIZE_V1 or
+ * above 4096), W3S_EMFILE, W3S_ENOMEM, W3S_ESHUTDOWN, W3S_EFORKED. */
+int64_t w3s_loop_new_sized(size_t event_size);
+
+/* The 0.1 entry point: a loop of W3S_EVENT_SIZE_V1-byte events, kept for
+ * programs built against 0.1. The macro makes new code pass its own size. */
 int64_t w3s_loop_new(void);
+#define w3s_loop_new() w3s_loop_new_sized(sizeof(w3s_event))
 
 /* Closes a loop: every socket on it is aborted without further events, its
  * callback thread (if any) stops, its fd is closed. Must not be called from
@@ -471,10 +485,22 @@ typedef struct w3s_group {
     uint32_t reserved;
 } w3s_group;
 
-/* Fills up to max memberships; returns how many the socket has (may be
- * more than max). out may be NULL when max is 0.
- * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL. */
+/* sizeof(w3s_group) of the first ABI: the smallest element size taken. */
+#define W3S_GROUP_SIZE_V1 104
+
+/* Fills up to max memberships into out, elements of elem_size bytes (the
+ * caller's sizeof(w3s_group); exactly that many bytes are written per
+ * element); returns how many the socket has (may be more than max). out
+ * may be NULL when max is 0.
+ * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL (elem_size below
+ * W3S_GROUP_SIZE_V1 or above 4096). */
+int w3s_get_joined_groups_sized(int64_t h, w3s_group *out, int max, size_t elem_size);
+
+/* The 0.1 entry point (W3S_GROUP_SIZE_V1-byte elements); the macro makes
+ * new code pass its own size. */
 int w3s_get_joined_groups(int64_t h, w3s_group *out, int max);
+#define w3s_get_joined_groups(h, out, max) \
+    w3s_get_joined_groups_sized((h), (out), (max), sizeof(w3s_group))
 
 /* ------------------------------------------------------------------------ */
 /* Socket options                                                            */
@@ -573,10 +599,21 @@ typedef struct w3s_interface {
     int32_t family;          /* 4, 6, or 0 when there is no address */
 } w3s_interface;
 
-/* Fills up to max entries; returns the total number available (call again
- * with a bigger array if it exceeds max). out may be NULL when max is 0.
- * Errors: W3S_EINVAL (max < 0, NULL out with max > 0), W3S_EIO. */
+/* sizeof(w3s_interface) of the first ABI: the smallest element size taken. */
+#define W3S_INTERFACE_SIZE_V1 128
+
+/* Fills up to max entries into out, elements of elem_size bytes (the
+ * caller's sizeof(w3s_interface)); returns the total number available
+ * (call again with a bigger array if it exceeds max). out may be NULL when
+ * max is 0.
+ * Errors: W3S_EINVAL (max < 0, NULL out with max > 0, elem_size below
+ * W3S_INTERFACE_SIZE_V1 or above 4096), W3S_EIO. */
+int w3s_network_list_sized(w3s_interface *out, int max, size_t elem_size);
+
+/* The 0.1 entry point (W3S_INTERFACE_SIZE_V1-byte elements); the macro
+ * makes new code pass its own size. */
 int w3s_network_list(w3s_interface *out, int max);
+#define w3s_network_list(out, max) w3s_network_list_sized((out), (max), sizeof(w3s_interface))
 
 #ifdef __cplusplus
 }

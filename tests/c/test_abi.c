@@ -253,6 +253,160 @@ static void test_stats(void) {
     CHECK(all_bytes(nw.future, sizeof nw.future, 0), "unknown fields read as zero");
 }
 
+/* A later w3s_event: the loop is made with its size, and every array the
+ * loop fills has that stride, in each host model. */
+typedef struct new_event {
+    w3s_event base;
+    uint8_t future[24];
+} new_event;
+
+static int future_zero(const new_event *evs, int n) {
+    for (int i = 0; i < n; i++)
+        if (!all_bytes(evs[i].future, sizeof evs[i].future, 0)) return 0;
+    return 1;
+}
+
+/* Polls loop (events of new_event size) until h has an event of type. */
+static int wait_new(int64_t loop, int64_t h, int type, int *bad_tail, void *buf, size_t cap) {
+    double end = t_now() + 5;
+    new_event evs[8];
+    do {
+        memset(evs, GUARD, sizeof evs);
+        int n = buf ? w3s_loop_poll_into(loop, &evs[0].base, 8, 50, buf, cap)
+                    : w3s_loop_poll(loop, &evs[0].base, 8, 50);
+        if (n > 0 && !future_zero(evs, n)) (*bad_tail)++;
+        if (n >= 0 && n < 8 && evs[n].base.handle != (int64_t)0xA5A5A5A5A5A5A5A5ull) (*bad_tail)++;
+        for (int i = 0; i < n; i++)
+            if (evs[i].base.handle == h && evs[i].base.type == type) return 1;
+    } while (t_now() < end);
+    return 0;
+}
+
+typedef struct cb_seen {
+    int batches, bad, data;
+    int64_t h;
+} cb_seen;
+
+static void on_new_batch(void *user, const w3s_event *events, int count) {
+    cb_seen *c = user;
+    const new_event *evs = (const new_event *)events;
+    c->batches++;
+    if (!future_zero(evs, count)) c->bad++;
+    for (int i = 0; i < count; i++)
+        if (evs[i].base.handle == c->h && evs[i].base.type == W3S_EV_DATA) c->data++;
+}
+
+static void test_event_size(void) {
+    CHECK_CODE(w3s_loop_new_sized(W3S_EVENT_SIZE_V1 - 8), W3S_EINVAL);
+    CHECK_CODE(w3s_loop_new_sized(0), W3S_EINVAL);
+    CHECK(sizeof(w3s_event) == W3S_EVENT_SIZE_V1, "this header's w3s_event is the first ABI's");
+    int64_t v1 = (w3s_loop_new)(); /* the 0.1 symbol itself, not the macro */
+    CHECK(v1 > 0, "the 0.1 w3s_loop_new still makes a loop");
+    if (v1 > 0) w3s_loop_close(v1);
+
+    int64_t loop = w3s_loop_new_sized(sizeof(new_event));
+    REQUIRE(loop > 0, "a loop of %zu-byte events", sizeof(new_event));
+    w3s_tcp_options o;
+    w3s_tcp_options_init(&o);
+    o.local_address = "127.0.0.1";
+    int64_t l = w3s_tcp_listen(loop, &o, 0);
+    REQUIRE(l > 0, "listener");
+    w3s_info info;
+    info.size = sizeof info;
+    w3s_get_info(l, &info);
+    int64_t c = w3s_tcp_connect(loop, "127.0.0.1", info.local_port, NULL, 0);
+    REQUIRE(c > 0, "client");
+    int bad = 0;
+    /* OPEN and CONNECTION come through the Go poll, DATA through the C one. */
+    CHECK(wait_new(loop, c, W3S_EV_OPEN, &bad, NULL, 0), "OPEN at the caller's stride");
+    CHECK(w3s_send(c, "hello", 5) >= 0, "send");
+    int64_t a = 0;
+    double end = t_now() + 5;
+    int got = 0;
+    while (!got && t_now() < end) {
+        new_event evs[8];
+        memset(evs, GUARD, sizeof evs);
+        int n = w3s_loop_poll(loop, &evs[0].base, 8, 50);
+        if (n > 0 && !future_zero(evs, n)) bad++;
+        for (int i = 0; i < n; i++) {
+            if (evs[i].base.type == W3S_EV_CONNECTION) a = evs[i].base.accepted;
+            if (evs[i].base.type == W3S_EV_DATA && evs[i].base.len == 5 &&
+                memcmp(evs[i].base.data, "hello", 5) == 0)
+                got = 1;
+        }
+    }
+    CHECK(a > 0 && got, "CONNECTION and DATA read at the caller's stride");
+    /* Several events in one poll, read by the C data path. */
+    for (int i = 0; i < 3; i++) w3s_send(a, "x", 1);
+    uint8_t buf[64 * 1024];
+    CHECK(wait_new(loop, c, W3S_EV_DATA, &bad, buf, sizeof buf), "DATA from w3s_loop_poll_into at the stride");
+    CHECK(bad == 0, "no element's unknown tail was left unwritten, nothing past the last one touched (%d)", bad);
+
+    cb_seen seen = {0, 0, 0, c};
+    CHECK_CODE(w3s_loop_set_callback(loop, on_new_batch, &seen), W3S_OK);
+    w3s_send(a, "cb", 2);
+    end = t_now() + 5;
+    while (seen.data == 0 && t_now() < end) {
+        struct timespec d = {0, 10 * 1000 * 1000};
+        nanosleep(&d, NULL);
+    }
+    CHECK_CODE(w3s_loop_set_callback(loop, NULL, NULL), W3S_OK);
+    CHECK(seen.data > 0 && seen.bad == 0, "callback batches at the caller's stride (%d batches)", seen.batches);
+    w3s_loop_close(loop);
+}
+
+/* A later w3s_interface / w3s_group, with a field appended. */
+typedef struct new_interface {
+    w3s_interface base;
+    uint64_t future;
+} new_interface;
+
+typedef struct new_group {
+    w3s_group base;
+    uint64_t future[2];
+} new_group;
+
+static void test_array_sizes(void) {
+    w3s_interface v1[16];
+    int n1 = (w3s_network_list)(v1, 16); /* the 0.1 symbol */
+    REQUIRE(n1 > 0, "the 0.1 w3s_network_list lists %d addresses", n1);
+    new_interface nw[17];
+    memset(nw, GUARD, sizeof nw);
+    int n2 = w3s_network_list_sized(&nw[0].base, 16, sizeof(new_interface));
+    CHECK(n2 == n1, "the sized call lists as many (%d)", n2);
+    int same = 1, zero = 1;
+    for (int i = 0; i < n1 && i < 16; i++) {
+        same &= strcmp(nw[i].base.name, v1[i].name) == 0 && nw[i].base.index == v1[i].index &&
+                strcmp(nw[i].base.address, v1[i].address) == 0;
+        zero &= nw[i].future == 0;
+    }
+    CHECK(same && zero, "entries at the caller's stride, unknown fields zero");
+    if (n1 < 16) CHECK(all_bytes(&nw[n1], sizeof nw[n1], GUARD), "nothing past the last entry is written");
+    CHECK_CODE(w3s_network_list_sized(&nw[0].base, 1, W3S_INTERFACE_SIZE_V1 - 4), W3S_EINVAL);
+
+    w3s_udp_options o;
+    w3s_udp_options_init(&o);
+    o.local_address = "0.0.0.0";
+    int64_t u = w3s_udp_open(the_loop, &o, 0);
+    REQUIRE(u > 0, "udp socket for groups");
+    CHECK_CODE(w3s_join_group(u, "239.7.7.7", "lo"), W3S_OK);
+    CHECK_CODE(w3s_join_group(u, "239.7.7.8", "lo"), W3S_OK);
+    new_group g[3];
+    memset(g, GUARD, sizeof g);
+    int k = w3s_get_joined_groups_sized(u, &g[0].base, 2, sizeof(new_group));
+    CHECK(k == 2, "two groups (%d)", k);
+    CHECK(strncmp(g[0].base.group, "239.7.7.", 8) == 0 && strncmp(g[1].base.group, "239.7.7.", 8) == 0 &&
+              strcmp(g[0].base.group, g[1].base.group) != 0,
+          "groups at the caller's stride (%s, %s)", g[0].base.group, g[1].base.group);
+    CHECK(g[0].future[0] == 0 && g[0].future[1] == 0 && g[1].future[1] == 0, "unknown fields zero");
+    CHECK(all_bytes(&g[2], sizeof g[2], GUARD), "nothing past max is written");
+    w3s_group old[2];
+    CHECK((w3s_get_joined_groups)(u, old, 2) == 2 && strcmp(old[1].group, g[1].base.group) == 0,
+          "the 0.1 w3s_get_joined_groups agrees");
+    CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, 2, 8), W3S_EINVAL);
+    w3s_abort(u);
+}
+
 int main(void) {
     t_init();
     the_loop = w3s_loop_new();
@@ -262,6 +416,8 @@ int main(void) {
     test_tls_options();
     test_info();
     test_stats();
+    test_event_size();
+    test_array_sizes();
     w3s_loop_close(the_loop);
     CHECK(t_stats_zero(5), "nothing leaks");
     return t_done();

@@ -49,7 +49,7 @@ const api = {
   last_error_message: f('const char *w3s_last_error_message(void)'),
   shutdown: f('int w3s_shutdown(void)'),
   stats: f('int w3s_stats(void *out)'),
-  loop_new: f('int64_t w3s_loop_new(void)'),
+  loop_new_sized: f('int64_t w3s_loop_new_sized(size_t event_size)'),
   loop_close: f('int w3s_loop_close(int64_t loop)'),
   loop_fd: f('int w3s_loop_fd(int64_t loop)'),
   loop_poll: f('int w3s_loop_poll(int64_t loop, void *events, int max, int timeout_ms)'),
@@ -78,12 +78,17 @@ const api = {
   leave_group: f('int w3s_leave_group(int64_t h, const char *group, const char *iface)'),
   join_source_group: f('int w3s_join_source_group(int64_t h, const char *source, const char *group, const char *iface)'),
   leave_source_group: f('int w3s_leave_source_group(int64_t h, const char *source, const char *group, const char *iface)'),
-  get_joined_groups: f('int w3s_get_joined_groups(int64_t h, void *out, int max)'),
+  get_joined_groups_sized: f('int w3s_get_joined_groups_sized(int64_t h, void *out, int max, size_t elem_size)'),
   set_option: f('int w3s_set_option(int64_t h, int opt, int64_t value)'),
   get_option: f('int w3s_get_option(int64_t h, int opt, void *value)'),
   get_info: f('int w3s_get_info(int64_t h, void *info)'),
-  network_list: f('int w3s_network_list(void *out, int max)'),
+  network_list_sized: f('int w3s_network_list_sized(void *out, int max, size_t elem_size)'),
 };
+// The library writes exactly our element sizes into the arrays it fills
+// (include/w3sock.h, "sized" calls); these keep the call sites short.
+api.loop_new = () => api.loop_new_sized(EVENT_SIZE);
+api.get_joined_groups = (h, out, max) => api.get_joined_groups_sized(h, out, max, SIZES.group);
+api.network_list = (out, max) => api.network_list_sized(out, max, SIZES.iface);
 
 // libc, for copying event payloads out of library memory in one call.
 const libc = koffi.load('libc.so.6');
