@@ -309,18 +309,24 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
         }
     } else {
         uint8_t *c = malloc(n);
-        if (c == NULL) {
+        if (c != NULL) {
+            memcpy(c, rest, n);
+            s->carry = c;
+            s->carry_len = n;
+        } else if (sent == 0) {
+            /* Nothing of this send went out: it fails as a whole, and the
+             * socket goes on as before (a failed call emits no event). */
             slot_leave(s, flags);
-            /* Part of this send may be on the wire and the rest cannot be
-             * kept: a stream with a hole must not go on. */
-            if (sent > 0) w3s_abort(h);
-            static const char msg[] = "cannot allocate the unsent part of a send";
+            static const char msg[] = "cannot allocate memory to queue the send";
             w3s_set_error(msg, sizeof msg - 1);
             return W3S_ENOMEM;
+        } else {
+            /* Part of this send is on the wire, so it cannot fail now: the
+             * rest must follow, before any other send. Still under BUSY,
+             * Go copies it into its own memory (its heap is not malloc's),
+             * and its publish below takes it as the carry. */
+            w3sgo_fast_stash(h, (void *)rest, n);
         }
-        memcpy(c, rest, n);
-        s->carry = c;
-        s->carry_len = n;
     }
     /* Go takes our output (w3s_fast_publish without FAST_WRITE). */
     slot_leave(s, flags & ~W3S_FAST_WRITE);
