@@ -28,8 +28,27 @@
  *   that fails emits no event.
  *
  * THREADS
- *   Every function may be called from any thread, concurrently. Nothing
- *   blocks the caller except w3s_loop_poll() with a non-zero timeout.
+ *   Every function may be called from any thread, concurrently. Calls wait
+ *   for no network event; they may wait for a library lock, held only for
+ *   short sections that do not wait either. The exceptions, which wait for
+ *   other threads (as uv_thread_join or uv_loop_close's callers do):
+ *     - w3s_loop_poll() / w3s_loop_poll_into() with a non-zero timeout wait
+ *       for the first event, up to the timeout.
+ *     - w3s_loop_close() waits for (a) the loop's callback thread, if any,
+ *       to return from the host's w3s_event_cb (bounded only by the host's
+ *       callback; refused from inside it), (b) a w3s_loop_poll() running on
+ *       another thread to return (it is woken at once, so this is bounded
+ *       by the reads it has already started, never by a timeout), and (c)
+ *       for each socket of the loop, that socket's lock and a send or read
+ *       another thread is doing on it right now (one non-blocking system
+ *       call); then every socket is aborted and its descriptor closed. The
+ *       time grows with the number of sockets and with the load on the
+ *       machine: issue 10 measured 1.4 to 1.6 s under load.
+ *     - w3s_shutdown() does the same for every loop, one after another.
+ *     - w3s_loop_set_callback() leaving callback mode waits as in (a).
+ *     - w3s_release_memory() runs a garbage collection (milliseconds).
+ *     - w3s_send_file() opens the file, and w3s_tcp_listen()/w3s_udp_open()
+ *       bind, before they return (file system and kernel calls).
  *
  * MEMORY
  *   Data passed in (buffers, strings, option structs) is copied before the
@@ -41,6 +60,44 @@
  * FORK
  *   The library's threads do not exist in a child made by fork(). Every call
  *   made in such a child returns W3S_EFORKED.
+ *
+ * ABI POLICY
+ *   The version is W3S_VERSION_MAJOR.MINOR.PATCH below; w3s_version() is
+ *   the loaded library's. It is written in one place, the source tree's
+ *   VERSION file (`make test-abi` checks these macros, w3sock.pc and the
+ *   bindings' package versions against it).
+ *   - A PATCH release fixes behaviour; no declaration changes.
+ *   - A MINOR release may add functions, macros, error codes, event types,
+ *     options and fields at the end of a growable struct. It removes and
+ *     changes nothing: a program built against x.y runs on any x.z, z >= y.
+ *     Hosts therefore ignore event types they do not know and treat error
+ *     codes they do not know as errors (w3s_err_name says "W3S_UNKNOWN").
+ *   - A MAJOR release may change anything. The SONAME is
+ *     libw3sock.so.MAJOR, so a program never loads another major.
+ *   - While MAJOR is 0, a minor release may break the ABI too (the SONAME
+ *     stays libw3sock.so.0); one that does says so in ABI HISTORY. A 0.x
+ *     program compares w3s_version() with the W3S_VERSION_HEX it was
+ *     built with when it starts.
+ *   Growable structs. Those passed by pointer begin with uint32_t size,
+ *   which the caller sets to its sizeof (the *_init functions do). The
+ *   library reads and writes exactly size bytes: a smaller (older) struct
+ *   gets the defaults of the fields it lacks, and output structs are
+ *   written only up to its size; a larger (newer) struct is accepted when
+ *   every byte the library does not know is zero (W3S_EINVAL otherwise,
+ *   as Linux's clone3 and openat2 do), and output structs get zeros there.
+ *   Arrays the library fills (w3s_event, w3s_group, w3s_interface) get the
+ *   caller's element size instead: once per loop (w3s_loop_new_sized) or
+ *   per call (*_sized); a size below the first ABI's is W3S_EINVAL. Fields
+ *   are only ever appended, and every version of a struct is a multiple of
+ *   8 bytes, so no new field lies in an older version's tail padding.
+ *
+ * ABI HISTORY
+ *   0.1.0  First ABI.
+ *   0.2.0  Compatible with 0.1. Option structs, w3s_info and w3s_stats_t
+ *          accept smaller and larger sizes. Added w3s_loop_new_sized,
+ *          w3s_get_joined_groups_sized, w3s_network_list_sized; the 0.1
+ *          names became macros that pass sizeof, and the 0.1 symbols
+ *          remain, with the 0.1 layouts.
  */
 #ifndef W3SOCK_H
 #define W3SOCK_H
@@ -133,7 +190,8 @@ const char *w3s_last_error_message(void);
 /* ------------------------------------------------------------------------ */
 
 /* Closes every loop and socket (sockets are aborted, no further events are
- * delivered). Afterwards every function except the version, error-string and
+ * delivered). Blocks as w3s_loop_close() does, for each loop (THREADS).
+ * Afterwards every function except the version, error-string and
  * w3s_stats functions returns W3S_ESHUTDOWN. Idempotent; returns W3S_OK. */
 int w3s_shutdown(void);
 
@@ -153,8 +211,9 @@ typedef struct w3s_stats {
     int64_t events_queued;/* events waiting in all loops */
 } w3s_stats_t;
 
-/* Fills *out with live counts, so tests can prove nothing leaks.
- * Errors: W3S_EINVAL (NULL or size too small). */
+/* Fills *out with live counts, so tests can prove nothing leaks; writes
+ * out->size bytes (see ABI POLICY). Errors: W3S_EINVAL (NULL, or size
+ * below 4 or above 4096). */
 int w3s_stats(w3s_stats_t *out);
 
 /* ------------------------------------------------------------------------ */
@@ -208,8 +267,10 @@ int64_t w3s_loop_new(void);
 #define w3s_loop_new() w3s_loop_new_sized(sizeof(w3s_event))
 
 /* Closes a loop: every socket on it is aborted without further events, its
- * callback thread (if any) stops, its fd is closed. Must not be called from
- * inside that loop's callback. Errors: W3S_EBADF. */
+ * callback thread (if any) stops, its fd is closed. Blocks: it waits for
+ * the loop's callback and for a poll in progress on another thread (see
+ * THREADS). Errors: W3S_EBADF, W3S_ESTATE (called from inside that loop's
+ * own callback). */
 int w3s_loop_close(int64_t loop);
 
 /* A file descriptor that is readable while events are pending: an epoll
@@ -338,7 +399,10 @@ typedef struct w3s_udp_options {
                                     0 = 4 MiB */
 } w3s_udp_options;
 
-/* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL). */
+/* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL).
+ * Every function taking one of these structs reads o->size bytes of it
+ * (ABI POLICY): W3S_EINVAL when size is below 4 or above 4096, or when a
+ * larger struct than this library's has a non-zero byte past its end. */
 int w3s_tls_options_init(w3s_tls_options *o);
 int w3s_tcp_options_init(w3s_tcp_options *o);
 int w3s_udp_options_init(w3s_udp_options *o);
@@ -580,7 +644,9 @@ typedef struct w3s_info {
     char peer_issuer[256];      /* peer certificate issuer */
 } w3s_info;
 
-/* Fills *info (set info->size first). Errors: W3S_EBADF, W3S_EINVAL. */
+/* Fills *info (set info->size first); writes info->size bytes (see ABI
+ * POLICY). Errors: W3S_EBADF, W3S_EINVAL (NULL, or size below 4 or above
+ * 4096). */
 int w3s_get_info(int64_t h, w3s_info *info);
 
 #define W3S_IF_UP        1

@@ -104,6 +104,23 @@ const EVENT_OFF = Object.freeze({
   port: 48, family: 50, address: 56, addressLen: 48,
 });
 
+/** The event's payload length (a uint64 that fits in a double). */
+function eventLen(buf, off) {
+  return buf.readUInt32LE(off + EVENT_OFF.len) + buf.readUInt32LE(off + EVENT_OFF.len + 4) * 0x100000000;
+}
+
+// The error codes by name without the W3S_ prefix (ERR.EABORTED === -23),
+// read from the library itself: core/errors.go is their one source, and
+// tests/abi/check_tables.py checks the header against it.
+const ERR = (() => {
+  const out = {};
+  for (let code = -1; code >= -127; code--) {
+    const name = api.err_name(code);
+    if (name && name !== 'W3S_UNKNOWN') out[name.slice(4)] = code;
+  }
+  return Object.freeze(out);
+})();
+
 const SIZES = Object.freeze({
   tls: 72, tcp: 80, udp: 88, info: 1232, stats: 48, group: 104, iface: 128,
 });
@@ -196,8 +213,8 @@ function mapBatch() {
   let base = 0;
   let end = 0;
   for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
-    const p = ptrAt(buf, off + 24);
-    const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+    const p = ptrAt(buf, off + EVENT_OFF.data);
+    const len = eventLen(buf, off);
     if (p === 0 || len === 0 || inSlab(p)) continue;
     if (base === 0) base = end = p;
     if (p >= base && p + len > end) end = p + len;
@@ -243,9 +260,9 @@ function pollIntoSlab(loop, events, max) {
 
 /** The payload of the event at off in buf: a view of the slab or a copy. */
 function payload(buf, off) {
-  const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+  const len = eventLen(buf, off);
   if (len === 0) return Buffer.alloc(0);
-  const at = ptrAt(buf, off + 24) - slabAddr;
+  const at = ptrAt(buf, off + EVENT_OFF.data) - slabAddr;
   if (slab !== null && at >= slabOff && at + len <= SLAB_SIZE) {
     if (len >= VIEW_MIN) {
       slabOff = at + len + 1;
@@ -256,8 +273,8 @@ function payload(buf, off) {
     return out;
   }
   if (batchN > 0 && buf === batchBuf) mapBatch();
-  const s = ptrAt(buf, off + 24) - viewBase;
-  if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + 24), len);
+  const s = ptrAt(buf, off + EVENT_OFF.data) - viewBase;
+  if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + EVENT_OFF.data), len);
   const out = len < SMALL_PAYLOAD ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
   view.copy(out, 0, s, s + len);
   return out;
@@ -283,7 +300,7 @@ function stats() {
 
 module.exports = {
   koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch, pollIntoSlab,
-  EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
+  EV, ERR, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
   DEFAULT_HIGH_WATER_SEND,
   cstr, fixedString, readHandle, normHandle, isNeg, stats, hold,
   get held() { return held; },
