@@ -20,7 +20,7 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-go test-c test-python test-node test-interop bench deps clean
+.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop bench deps clean
 
 all: lib
 
@@ -62,8 +62,18 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-go test-c test-interop test-python test-node
+test: lib deps test-abi test-go test-c test-interop test-python test-node
 	@echo "make test: all suites passed"
+
+# The shared tables (error codes, event types, struct layouts, version) in
+# the header, core/, the Python and the Node binding agree (tests/abi).
+test-abi: $(LIB) $(BUILD)/w3sock.pc
+	@[ -d bindings/node/node_modules/koffi ] || (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+	@python3 tests/abi/check_tables.py $(abspath $(LIB))
+
+$(BUILD)/w3sock.pc: w3sock.pc.in VERSION
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 test-go:
 	$(GO) vet ./core/... ./capi/...
@@ -87,12 +97,12 @@ demo: lib $(C_EXAMPLES)
 bench: lib $(C_BENCH)
 	tests/bench/run.sh
 
-install: lib
+install: lib $(BUILD)/w3sock.pc
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/libw3sock.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libw3sock.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libw3sock.so
 	install -m 0644 include/w3sock.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' w3sock.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/w3sock.pc
+	install -m 0644 $(BUILD)/w3sock.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/w3sock.pc
 
 clean:
 	rm -rf $(BUILD)

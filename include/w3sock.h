@@ -129,51 +129,55 @@ const char *w3s_version_string(void);
 /* Error codes (stable numbers)                                              */
 /* ------------------------------------------------------------------------ */
 
+/* Each comment is w3s_strerror()'s text, then details in parentheses. The
+ * numbers, names and texts are the library's table (core/errors.go); the
+ * bindings' copies are checked against this header by `make test-abi`. */
+
 #define W3S_OK                   0
 #define W3S_EINVAL              -1  /* invalid argument (NULL, length, range) */
-#define W3S_EBADF               -2  /* handle is 0, stale, closed or wrong kind */
+#define W3S_EBADF               -2  /* invalid, stale or wrong-kind handle (0, or closed) */
 #define W3S_ENOMEM              -3  /* out of memory */
-#define W3S_ESTATE              -4  /* not allowed in the socket's ready state */
-#define W3S_ESHUTDOWN           -5  /* w3s_shutdown() was called */
-#define W3S_EFORKED             -6  /* called in a child process after fork() */
-#define W3S_EADDR               -7  /* address does not parse or has wrong family */
-#define W3S_ENOTFOUND           -8  /* host name did not resolve */
+#define W3S_ESTATE              -4  /* operation not allowed in this state (the socket's ready state) */
+#define W3S_ESHUTDOWN           -5  /* library has been shut down (w3s_shutdown) */
+#define W3S_EFORKED             -6  /* called in a child process after fork */
+#define W3S_EADDR               -7  /* invalid address (does not parse, or wrong family) */
+#define W3S_ENOTFOUND           -8  /* host name not found */
 #define W3S_ECONNREFUSED        -9  /* connection refused */
 #define W3S_ECONNRESET         -10  /* connection reset by peer */
-#define W3S_ETIMEDOUT          -11  /* connect or I/O timed out */
-#define W3S_EADDRINUSE         -12  /* local address already in use */
-#define W3S_EADDRNOTAVAIL      -13  /* local address not available */
+#define W3S_ETIMEDOUT          -11  /* timed out (connect or I/O) */
+#define W3S_EADDRINUSE         -12  /* address already in use (local address) */
+#define W3S_EADDRNOTAVAIL      -13  /* address not available (local address) */
 #define W3S_ENETUNREACH        -14  /* network unreachable */
 #define W3S_EHOSTUNREACH       -15  /* host unreachable */
 #define W3S_EACCES             -16  /* permission denied */
-#define W3S_EPIPE              -17  /* write after the write side was closed */
-#define W3S_EMSGSIZE           -18  /* datagram too large */
-#define W3S_ENOTSUP            -19  /* not supported for this socket kind */
-#define W3S_EMFILE             -20  /* out of file descriptors */
+#define W3S_EPIPE              -17  /* broken pipe (write after the write side was closed) */
+#define W3S_EMSGSIZE           -18  /* message too long (datagram) */
+#define W3S_ENOTSUP            -19  /* operation not supported for this socket (kind) */
+#define W3S_EMFILE             -20  /* too many open files (out of descriptors) */
 #define W3S_ENOOPT             -21  /* unknown option */
-#define W3S_EIO                -22  /* other I/O error (message has details) */
-#define W3S_EABORTED           -23  /* aborted locally (w3s_abort, loop close) */
-#define W3S_ENOENT             -24  /* no such file (send_file, unix: path) */
-#define W3S_EISCONN            -25  /* UDP socket is connected to another peer */
-#define W3S_ENOTCONN           -26  /* UDP send without a destination */
+#define W3S_EIO                -22  /* input/output error (the message has details) */
+#define W3S_EABORTED           -23  /* aborted (locally: w3s_abort, loop close) */
+#define W3S_ENOENT             -24  /* no such file or directory (send_file, unix: path) */
+#define W3S_EISCONN            -25  /* socket is connected to another peer (UDP) */
+#define W3S_ENOTCONN           -26  /* no destination for the datagram (UDP) */
 
 /* TLS (issue: TLS and STARTTLS) */
-#define W3S_ETLS               -40  /* TLS handshake failure (protocol) */
-#define W3S_ETLS_UNKNOWN_CA    -41  /* peer certificate signed by unknown authority */
-#define W3S_ETLS_HOSTNAME      -42  /* certificate not valid for the server name */
+#define W3S_ETLS               -40  /* TLS handshake failed (protocol) */
+#define W3S_ETLS_UNKNOWN_CA    -41  /* certificate signed by unknown authority (peer certificate) */
+#define W3S_ETLS_HOSTNAME      -42  /* certificate is not valid for the server name */
 #define W3S_ETLS_EXPIRED       -43  /* certificate expired or not yet valid */
-#define W3S_ETLS_VERSION       -44  /* no TLS version in common / version refused */
-#define W3S_ETLS_CERT_REQUIRED -45  /* server required a client certificate */
-#define W3S_ETLS_CERT_REJECTED -46  /* the peer rejected our certificate */
-#define W3S_ETLS_NOT_TLS       -47  /* the peer does not speak TLS */
-#define W3S_ETLS_BAD_PEM       -48  /* certificate/key/CA PEM does not parse */
+#define W3S_ETLS_VERSION       -44  /* no acceptable TLS version (none in common, or refused) */
+#define W3S_ETLS_CERT_REQUIRED -45  /* client certificate required (by the server) */
+#define W3S_ETLS_CERT_REJECTED -46  /* certificate rejected by peer (our certificate) */
+#define W3S_ETLS_NOT_TLS       -47  /* peer does not speak TLS */
+#define W3S_ETLS_BAD_PEM       -48  /* certificate, key or CA does not parse (PEM) */
 
 /* Multicast (issue: UDP multicast) */
-#define W3S_ENOTMULTICAST      -60  /* group is not a multicast address */
+#define W3S_ENOTMULTICAST      -60  /* not a multicast group address */
 #define W3S_ENOIFACE           -61  /* unknown network interface */
 #define W3S_EFAMILY            -62  /* address family does not match the socket */
 #define W3S_EALREADY           -63  /* group already joined */
-#define W3S_ENOTJOINED         -64  /* group was not joined */
+#define W3S_ENOTJOINED         -64  /* group not joined */
 
 /* A static, human-readable description of code ("connection refused"). */
 const char *w3s_strerror(int code);

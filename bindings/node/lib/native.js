@@ -112,9 +112,10 @@ function eventLen(buf, off) {
 // The error codes by name without the W3S_ prefix (ERR.EABORTED === -23),
 // read from the library itself: core/errors.go is their one source, and
 // tests/abi/check_tables.py checks the header against it.
+const CODE_SPAN = 128; // codes are -1 .. -127
 const ERR = (() => {
   const out = {};
-  for (let code = -1; code >= -127; code--) {
+  for (let code = -1; code > -CODE_SPAN; code--) {
     const name = api.err_name(code);
     if (name && name !== 'W3S_UNKNOWN') out[name.slice(4)] = code;
   }
