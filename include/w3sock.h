@@ -30,8 +30,8 @@
  * THREADS
  *   Every function may be called from any thread, concurrently. Calls wait
  *   for no network event; they may wait for a library lock, held only for
- *   short sections that do not wait either. The exceptions, which wait for
- *   other threads (as uv_thread_join or uv_loop_close's callers do):
+ *   short sections that do not wait either. The exceptions wait for other
+ *   threads; each says for what, and what bounds the wait:
  *     - w3s_loop_poll() / w3s_loop_poll_into() with a non-zero timeout wait
  *       for the first event, up to the timeout.
  *     - w3s_loop_close() waits for (a) the loop's callback thread, if any,
