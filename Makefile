@@ -5,19 +5,22 @@ SHELL      := /bin/bash
 GO         ?= go
 CC         ?= gcc
 PREFIX     ?= /usr/local
-SOVERSION  := 0
-VERSION    := 0.1.0
+# The version lives in VERSION alone; the SONAME follows its major number
+# (ABI policy in include/w3sock.h). `make test-abi` checks that the header's
+# W3S_VERSION_* macros and the bindings' package versions agree with it.
+VERSION    := $(shell cat VERSION)
+SOVERSION  := $(firstword $(subst ., ,$(VERSION)))
 BUILD      := build
 LIB        := $(BUILD)/libw3sock.so
 CFLAGS_T   := -std=c99 -Wall -Wextra -Werror -pedantic -O2 -g -Iinclude -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LDFLAGS_T  := -L$(BUILD) -lw3sock -Wl,-rpath,$(abspath $(BUILD)) -lpthread
-GOSRC      := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map') include/w3sock.h go.mod go.sum
+GOSRC      := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' -o -name '*.map') include/w3sock.h go.mod go.sum VERSION
 
 C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.c))
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-go test-c test-python test-node test-interop bench deps clean
+.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop bench deps clean
 
 all: lib
 
@@ -59,8 +62,18 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-go test-c test-interop test-python test-node
+test: lib deps test-abi test-go test-c test-interop test-python test-node
 	@echo "make test: all suites passed"
+
+# The shared tables (error codes, event types, struct layouts, version) in
+# the header, core/, the Python and the Node binding agree (tests/abi).
+test-abi: $(LIB) $(BUILD)/w3sock.pc
+	@[ -d bindings/node/node_modules/koffi ] || (cd bindings/node && npm ci --no-audit --no-fund --loglevel=error)
+	@python3 tests/abi/check_tables.py $(abspath $(LIB))
+
+$(BUILD)/w3sock.pc: w3sock.pc.in VERSION
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' $< > $@
 
 test-go:
 	$(GO) vet ./core/... ./capi/...
@@ -84,12 +97,12 @@ demo: lib $(C_EXAMPLES)
 bench: lib $(C_BENCH)
 	tests/bench/run.sh
 
-install: lib
+install: lib $(BUILD)/w3sock.pc
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/libw3sock.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/
 	ln -sf libw3sock.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libw3sock.so
 	install -m 0644 include/w3sock.h $(DESTDIR)$(PREFIX)/include/
-	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' w3sock.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/w3sock.pc
+	install -m 0644 $(BUILD)/w3sock.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/w3sock.pc
 
 clean:
 	rm -rf $(BUILD)

@@ -13,6 +13,7 @@ package main
 import "C"
 
 import (
+	"fmt"
 	"runtime/debug"
 	"unsafe"
 
@@ -21,9 +22,14 @@ import (
 
 func main() {}
 
-const versionMajor, versionMinor, versionPatch = 0, 1, 0
+// The version is the header's W3S_VERSION_* (checked against the VERSION
+// file by `make test-abi`), so the library always reports the header it
+// was built from.
+const versionMajor, versionMinor, versionPatch = C.W3S_VERSION_MAJOR, C.W3S_VERSION_MINOR, C.W3S_VERSION_PATCH
 
-var versionString = C.CString("0.1.0")
+var versionText = fmt.Sprintf("%d.%d.%d", versionMajor, versionMinor, versionPatch)
+
+var versionString = C.CString(versionText)
 
 // Static C strings for w3s_strerror / w3s_err_name, made once.
 var (
@@ -135,14 +141,24 @@ func w3s_release_memory() C.int {
 
 //export w3s_stats
 func w3s_stats(out *C.w3s_stats_t) C.int {
-	if out == nil || out.size < C.uint32_t(unsafe.Sizeof(*out)) {
+	const hint = "set it to sizeof(w3s_stats_t)"
+	if out == nil {
 		return fail(core.Errf(core.EINVAL, "w3s_stats needs a w3s_stats_t with size set"))
 	}
+	if _, e := callerSize(unsafe.Pointer(out), "w3s_stats_t", hint); e != nil {
+		return fail(e)
+	}
 	st := core.GetStats()
-	out.loops = C.int64_t(st.Loops)
-	out.sockets = C.int64_t(st.Sockets)
-	out.goroutines = C.int64_t(st.Goroutines)
-	out.open_fds = C.int64_t(st.OpenFDs)
-	out.events_queued = C.int64_t(st.EventsQueued)
+	own := C.w3s_stats_t{
+		size:          C.uint32_t(unsafe.Sizeof(C.w3s_stats_t{})),
+		loops:         C.int64_t(st.Loops),
+		sockets:       C.int64_t(st.Sockets),
+		goroutines:    C.int64_t(st.Goroutines),
+		open_fds:      C.int64_t(st.OpenFDs),
+		events_queued: C.int64_t(st.EventsQueued),
+	}
+	if e := sizedOut(unsafe.Pointer(out), unsafe.Pointer(&own), unsafe.Sizeof(own), "w3s_stats_t", hint); e != nil {
+		return fail(e)
+	}
 	return 0
 }

@@ -309,18 +309,24 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
         }
     } else {
         uint8_t *c = malloc(n);
-        if (c == NULL) {
+        if (c != NULL) {
+            memcpy(c, rest, n);
+            s->carry = c;
+            s->carry_len = n;
+        } else if (sent == 0) {
+            /* Nothing of this send went out: it fails as a whole, and the
+             * socket goes on as before (a failed call emits no event). */
             slot_leave(s, flags);
-            /* Part of this send may be on the wire and the rest cannot be
-             * kept: a stream with a hole must not go on. */
-            if (sent > 0) w3s_abort(h);
-            static const char msg[] = "cannot allocate the unsent part of a send";
+            static const char msg[] = "cannot allocate memory to queue the send";
             w3s_set_error(msg, sizeof msg - 1);
             return W3S_ENOMEM;
+        } else {
+            /* Part of this send is on the wire, so it cannot fail now: the
+             * rest must follow, before any other send. Still under BUSY,
+             * Go copies it into its own memory (its heap is not malloc's),
+             * and its publish below takes it as the carry. */
+            w3sgo_fast_stash(h, (void *)rest, n);
         }
-        memcpy(c, rest, n);
-        s->carry = c;
-        s->carry_len = n;
     }
     /* Go takes our output (w3s_fast_publish without FAST_WRITE). */
     slot_leave(s, flags & ~W3S_FAST_WRITE);
@@ -382,6 +388,7 @@ struct fast_loop {
     pthread_mutex_t mu; /* one poller at a time */
     _Atomic int closed, callback_mode;
     int refs; /* under loops_mu */
+    size_t ev_size; /* the caller's sizeof(w3s_event): its arrays' stride */
     uint8_t *arena;
     size_t arena_cap;
     struct epoll_event ready[READY_MAX];
@@ -389,7 +396,7 @@ struct fast_loop {
 
 static pthread_mutex_t loops_mu = PTHREAD_MUTEX_INITIALIZER;
 
-int w3s_fast_loop_add(int64_t h, int epfd, int efd) {
+int w3s_fast_loop_add(int64_t h, int epfd, int efd, size_t event_size) {
     fast_slot *s = slot_of(h, 1);
     fast_loop *l = calloc(1, sizeof *l);
     if (s == NULL || l == NULL) {
@@ -399,6 +406,7 @@ int w3s_fast_loop_add(int64_t h, int epfd, int efd) {
     l->handle = h;
     l->epfd = epfd;
     l->efd = efd;
+    l->ev_size = event_size;
     l->refs = 1; /* the table's */
     pthread_mutex_init(&l->mu, NULL);
     pthread_mutex_lock(&loops_mu);
@@ -510,7 +518,16 @@ static int served_here(fast_loop *l, const struct epoll_event *ev, fast_slot **o
     return ev->events != 0 && (ev->events & ~ok) == 0;
 }
 
-static void fill_event(w3s_event *e, int64_t h, uint64_t ud, int type, uint64_t len) {
+/* The i-th element of the caller's events array. The library's w3s_event
+ * is the first ABI's, the smallest stride a loop accepts, so every field
+ * written here lies inside the caller's element. */
+static inline w3s_event *event_at(const fast_loop *l, w3s_event *events, int i) {
+    return (w3s_event *)((uint8_t *)events + (size_t)i * l->ev_size);
+}
+
+static void fill_event(const fast_loop *l, w3s_event *e, int64_t h, uint64_t ud, int type, uint64_t len) {
+    /* A caller built against a later header: its fields we do not have read as zero. */
+    if (l->ev_size > sizeof *e) memset(e + 1, 0, l->ev_size - sizeof *e);
     e->handle = h;
     e->user_data = ud;
     e->type = type;
@@ -575,7 +592,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
                         to_go[ngo++] = -h; /* negative: a failed flush */
                     } else if (r > 0 && arena_reserve(l, off) == 0) {
                         /* no payload: data points at a NUL, as Go's events do */
-                        fill_event(&events[n], h, ud, W3S_EV_DRAIN, 0);
+                        fill_event(l, event_at(l, events, n), h, ud, W3S_EV_DRAIN, 0);
                         l->arena[off] = 0;
                         where[n] = IN_ARENA;
                         offs[n++] = off++;
@@ -617,7 +634,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
             uint64_t ud = atomic_load_explicit(&s->user_data, memory_order_relaxed);
             slot_leave(s, flags);
             if (r > 0) {
-                fill_event(&events[n], h, ud, W3S_EV_DATA, (uint64_t)r);
+                fill_event(l, event_at(l, events, n), h, ud, W3S_EV_DATA, (uint64_t)r);
                 dst[r] = 0;
                 where[n] = host ? IN_HOST : IN_ARENA;
                 if (host) {
@@ -657,7 +674,8 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
         }
         round = -1; /* nothing consumed yet: wait again (every round may be a wait) */
     }
-    for (int i = 0; i < n; i++) events[i].data = (where[i] == IN_HOST ? hbuf : l->arena) + offs[i];
+    for (int i = 0; i < n; i++)
+        event_at(l, events, i)->data = (where[i] == IN_HOST ? hbuf : l->arena) + offs[i];
     if (*timeout_ms > 0) {
         int64_t left = deadline - now_ms();
         *timeout_ms = left > 0 ? (int)left : 0;

@@ -7,6 +7,8 @@ package main
 import "C"
 
 import (
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/w3sock/w3sock/core"
@@ -30,7 +32,47 @@ func (fastPath) Publish(s core.FastSlot) core.FastTaken {
 		t.Carry = C.GoBytes(unsafe.Pointer(taken.carry), C.int(taken.carry_len))
 		C.free(unsafe.Pointer(taken.carry))
 	}
+	if b := takeStash(s.Handle); b != nil {
+		// Only ever the whole output: w3s_send stashes when its queue was
+		// empty and it could not allocate the carry.
+		t.Carry = append(t.Carry, b...)
+	}
 	return t
+}
+
+// The unsent rest of a partial write that w3s_send could not malloc (see
+// fastpath.c): kept here until the socket's next publish takes it.
+var (
+	stashMu sync.Mutex
+	stash   = map[core.Handle][]byte{}
+	stashed atomic.Int32 // len(stash), read without the lock by every publish
+)
+
+// w3sgo_fast_stash keeps n bytes at p for handle h; the C caller holds the
+// slot's BUSY bit, so no publish of h runs meanwhile.
+//
+//export w3sgo_fast_stash
+func w3sgo_fast_stash(h C.int64_t, p unsafe.Pointer, n C.size_t) {
+	b := append([]byte(nil), unsafe.Slice((*byte)(p), int(n))...)
+	stashMu.Lock()
+	stash[core.Handle(h)] = b
+	stashed.Store(int32(len(stash)))
+	stashMu.Unlock()
+}
+
+func takeStash(h core.Handle) []byte {
+	if stashed.Load() == 0 {
+		return nil
+	}
+	stashMu.Lock()
+	defer stashMu.Unlock()
+	b, ok := stash[h]
+	if !ok {
+		return nil
+	}
+	delete(stash, h)
+	stashed.Store(int32(len(stash)))
+	return b
 }
 
 func (fastPath) Harvest(h core.Handle) (uint64, uint64, int64) {

@@ -38,7 +38,8 @@ W3S_HIDDEN void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_
 W3S_HIDDEN void w3s_fast_set_user_data(int64_t h, uint64_t user_data);
 
 /* Loops. */
-W3S_HIDDEN int w3s_fast_loop_add(int64_t h, int epfd, int efd);
+/* event_size: the caller's sizeof(w3s_event), the stride of its arrays. */
+W3S_HIDDEN int w3s_fast_loop_add(int64_t h, int epfd, int efd, size_t event_size);
 W3S_HIDDEN void w3s_fast_loop_retire(int64_t h);
 W3S_HIDDEN void w3s_fast_loop_set_callback_mode(int64_t h, int on);
 W3S_HIDDEN void *w3s_fast_loop_enter(int64_t h);

@@ -21,6 +21,9 @@ import (
 // and the callback-mode goroutine.
 type loopState struct {
 	loop *core.Loop
+	// eventSize is the caller's sizeof(w3s_event): the stride of every
+	// events array this loop fills (w3s_loop_new_sized).
+	eventSize uintptr
 
 	pollMu  sync.Mutex // one poller at a time: the arena belongs to the loop
 	scratch []core.Event
@@ -55,9 +58,18 @@ func loopOf(h C.int64_t) (*loopState, *core.Error) {
 	return st, nil
 }
 
+// eventSizeV1 is sizeof(w3s_event) of the first ABI, the smallest stride.
+const eventSizeV1 = C.W3S_EVENT_SIZE_V1
+
 //export w3s_loop_new
-func w3s_loop_new() C.int64_t {
+func w3s_loop_new() C.int64_t { return w3s_loop_new_sized(eventSizeV1) }
+
+//export w3s_loop_new_sized
+func w3s_loop_new_sized(eventSize C.size_t) C.int64_t {
 	if e := guard(); e != nil {
+		return fail64(e)
+	}
+	if e := elemSizeOK(uintptr(eventSize), eventSizeV1, "w3s_event"); e != nil {
 		return fail64(e)
 	}
 	l, err := core.NewLoop()
@@ -65,10 +77,10 @@ func w3s_loop_new() C.int64_t {
 		return fail64(core.AsError(err))
 	}
 	loopsMu.Lock()
-	loops[l.Handle()] = &loopState{loop: l}
+	loops[l.Handle()] = &loopState{loop: l, eventSize: uintptr(eventSize)}
 	loopsMu.Unlock()
 	// Without the C half (no memory) every poll simply goes to Go.
-	C.w3s_fast_loop_add(C.int64_t(l.Handle()), C.int(l.FD()), C.int(l.EventFD()))
+	C.w3s_fast_loop_add(C.int64_t(l.Handle()), C.int(l.FD()), C.int(l.EventFD()), eventSize)
 	return C.int64_t(l.Handle())
 }
 
@@ -136,20 +148,21 @@ func w3sgo_loop_poll(h C.int64_t, events *C.w3s_event, max C.int, timeoutMS C.in
 	}
 	st.pollMu.Lock()
 	defer st.pollMu.Unlock()
-	n, e := st.pollInto(unsafe.Slice(events, int(max)), timeout)
+	n, e := st.pollInto(unsafe.Pointer(events), int(max), timeout)
 	if e != nil {
 		return fail(e)
 	}
 	return C.int(n)
 }
 
-// pollInto takes events from the core loop and converts them into out,
-// copying payloads into the loop's C arena. Callers hold pollMu.
-func (st *loopState) pollInto(out []C.w3s_event, timeout time.Duration) (int, *core.Error) {
-	if cap(st.scratch) < len(out) {
-		st.scratch = make([]core.Event, len(out))
+// pollInto takes up to limit events from the core loop and converts them
+// into the caller's array out (st.eventSize bytes apart), copying payloads
+// into the loop's C arena. Callers hold pollMu.
+func (st *loopState) pollInto(out unsafe.Pointer, limit int, timeout time.Duration) (int, *core.Error) {
+	if cap(st.scratch) < limit {
+		st.scratch = make([]core.Event, limit)
 	}
-	evs := st.scratch[:len(out)]
+	evs := st.scratch[:limit]
 	n, e := st.loop.Poll(evs, timeout)
 	if e != nil {
 		return 0, e
@@ -177,7 +190,7 @@ func (st *loopState) pollInto(out []C.w3s_event, timeout time.Duration) (int, *c
 	off := 0
 	for i := range evs {
 		ev := &evs[i]
-		o := &out[i]
+		o := (*C.w3s_event)(unsafe.Add(out, uintptr(i)*st.eventSize))
 		o.handle = C.int64_t(ev.Handle)
 		o.user_data = C.uint64_t(ev.UserData)
 		o._type = C.int32_t(ev.Type)
@@ -192,6 +205,10 @@ func (st *loopState) pollInto(out []C.w3s_event, timeout time.Duration) (int, *c
 		o.family = C.uint16_t(ev.Family)
 		o.reserved = 0
 		copyCString(o.address[:], ev.Addr)
+		if st.eventSize > unsafe.Sizeof(*o) {
+			// A caller built against a later header: its fields we do not have read as zero.
+			clear(unsafe.Slice((*byte)(unsafe.Add(unsafe.Pointer(o), unsafe.Sizeof(*o))), st.eventSize-unsafe.Sizeof(*o)))
+		}
 	}
 	core.Release(evs)
 	return n, nil
@@ -236,9 +253,8 @@ const callbackBatch = 1024
 // this goroutine's thread, in order, one batch at a time.
 func (st *loopState) runCallback(cb C.w3s_event_cb, user unsafe.Pointer, stop, done chan struct{}) {
 	defer close(done)
-	events := (*C.w3s_event)(C.calloc(callbackBatch, C.size_t(unsafe.Sizeof(C.w3s_event{}))))
+	events := (*C.w3s_event)(C.calloc(callbackBatch, C.size_t(st.eventSize)))
 	defer C.free(unsafe.Pointer(events))
-	out := unsafe.Slice(events, callbackBatch)
 	h := C.int64_t(st.loop.Handle())
 	for {
 		select {
@@ -251,7 +267,7 @@ func (st *loopState) runCallback(cb C.w3s_event_cb, user unsafe.Pointer, stop, d
 		// across the host's callback, which may call w3s_shutdown (that
 		// takes it to retire the loop).
 		fl := C.w3s_fast_loop_enter(h)
-		n, e := st.pollInto(out, -1)
+		n, e := st.pollInto(unsafe.Pointer(events), callbackBatch, -1)
 		C.w3s_fast_loop_leave(fl)
 		if e != nil {
 			st.pollMu.Unlock()

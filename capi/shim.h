@@ -10,6 +10,10 @@
 #define const
 #include "w3sock.h"
 #undef const
+/* The library defines the 0.1 entry points these macros stand in for. */
+#undef w3s_loop_new
+#undef w3s_get_joined_groups
+#undef w3s_network_list
 
 /* Internal: hidden, so only w3s_* functions of the header are exported. */
 #define W3S_HIDDEN __attribute__((visibility("hidden")))

@@ -14,10 +14,6 @@ import (
 	"github.com/w3sock/w3sock/core"
 )
 
-// sizeOK: option structs begin with their size; a caller built against
-// this header passes at least the size we know.
-func sizeOK(size C.uint32_t, want uintptr) bool { return uintptr(size) >= want }
-
 //export w3s_tls_options_init
 func w3s_tls_options_init(o *C.w3s_tls_options) C.int {
 	if o == nil {
@@ -57,9 +53,12 @@ func tlsOptionsFromC(o *C.w3s_tls_options) (*core.TLSOptions, *core.Error) {
 	if o == nil {
 		return nil, nil
 	}
-	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
-		return nil, core.Errf(core.EINVAL, "w3s_tls_options.size is %d; call w3s_tls_options_init", o.size)
+	var own C.w3s_tls_options
+	w3s_tls_options_init(&own)
+	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_tls_options", "call w3s_tls_options_init"); e != nil {
+		return nil, e
 	}
+	o = &own
 	t := &core.TLSOptions{
 		InsecureSkipVerify: o.insecure_skip_verify != 0,
 		ServerName:         goString(o.server_name),
@@ -84,9 +83,12 @@ func tcpOptionsFromC(o *C.w3s_tcp_options) (core.TCPOptions, *core.Error) {
 	if o == nil {
 		return out, nil
 	}
-	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
-		return out, core.Errf(core.EINVAL, "w3s_tcp_options.size is %d; call w3s_tcp_options_init", o.size)
+	var own C.w3s_tcp_options
+	w3s_tcp_options_init(&own)
+	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_tcp_options", "call w3s_tcp_options_init"); e != nil {
+		return out, e
 	}
+	o = &own
 	if o.keep_alive_delay_ms < 0 || o.connect_timeout_ms < 0 {
 		return out, core.Errf(core.EINVAL, "negative time in options")
 	}
@@ -117,9 +119,12 @@ func udpOptionsFromC(o *C.w3s_udp_options) (core.UDPOptions, *core.Error) {
 	if o == nil {
 		return out, nil
 	}
-	if !sizeOK(o.size, unsafe.Sizeof(*o)) {
-		return out, core.Errf(core.EINVAL, "w3s_udp_options.size is %d; call w3s_udp_options_init", o.size)
+	var own C.w3s_udp_options
+	w3s_udp_options_init(&own)
+	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_udp_options", "call w3s_udp_options_init"); e != nil {
+		return out, e
 	}
+	o = &own
 	out.LocalAddress = goString(o.local_address)
 	out.LocalPort = int(o.local_port)
 	out.RemoteAddress = goString(o.remote_address)
@@ -357,18 +362,6 @@ func w3s_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
 	return membership(h, source, group, iface, true, false)
 }
 
-// fillArray copies up to max items into the caller's array (out may be
-// NULL when max is 0) and returns how many items there are in all.
-func fillArray[T, E any](out *E, max C.int, items []T, fill func(*E, T)) C.int {
-	if max > 0 {
-		dst := unsafe.Slice(out, int(max))
-		for i := 0; i < len(items) && i < int(max); i++ {
-			fill(&dst[i], items[i])
-		}
-	}
-	return C.int(len(items))
-}
-
 func arrayArgs(out unsafe.Pointer, max C.int) *core.Error {
 	if max < 0 || max > 0 && out == nil {
 		return core.Errf(core.EINVAL, "NULL array with max %d", int(max))
@@ -376,8 +369,19 @@ func arrayArgs(out unsafe.Pointer, max C.int) *core.Error {
 	return nil
 }
 
+// groupSizeV1 and interfaceSizeV1 are the first ABI's element sizes.
+const (
+	groupSizeV1     = C.W3S_GROUP_SIZE_V1
+	interfaceSizeV1 = C.W3S_INTERFACE_SIZE_V1
+)
+
 //export w3s_get_joined_groups
 func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
+	return w3s_get_joined_groups_sized(h, out, max, groupSizeV1)
+}
+
+//export w3s_get_joined_groups_sized
+func w3s_get_joined_groups_sized(h C.int64_t, out *C.w3s_group, max C.int, elemSize C.size_t) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -385,12 +389,14 @@ func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
 	if e := arrayArgs(unsafe.Pointer(out), max); e != nil {
 		return fail(e)
 	}
+	if e := elemSizeOK(uintptr(elemSize), groupSizeV1, "w3s_group"); e != nil {
+		return fail(e)
+	}
 	groups, e := s.JoinedGroups()
 	if e != nil {
 		return fail(e)
 	}
-	return fillArray(out, max, groups, func(d *C.w3s_group, g core.Membership) {
-		*d = C.w3s_group{}
+	return fillArray(unsafe.Pointer(out), max, uintptr(elemSize), groups, func(d *C.w3s_group, g core.Membership) {
 		copyCString(d.group[:], g.Group.String())
 		if g.Source.IsValid() {
 			copyCString(d.source[:], g.Source.String())
@@ -434,13 +440,18 @@ func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
 	if e != nil {
 		return fail(e)
 	}
-	if info == nil || !sizeOK(info.size, unsafe.Sizeof(*info)) {
+	if info == nil {
 		return fail(core.Errf(core.EINVAL, "w3s_get_info needs a w3s_info with size set"))
 	}
+	if _, e := callerSize(unsafe.Pointer(info), "w3s_info", "set it to sizeof(w3s_info)"); e != nil {
+		return fail(e)
+	}
 	in := s.Info()
-	size := info.size
-	*info = C.w3s_info{}
-	info.size = size
+	// Filled in a whole struct of this library's layout, then the caller's
+	// size of it is copied out (sizedOut).
+	dst := info
+	info = &C.w3s_info{}
+	info.size = C.uint32_t(unsafe.Sizeof(*info))
 	info.kind = C.int32_t(in.Kind)
 	info.ready_state = C.int32_t(in.State)
 	info.family = C.int32_t(in.Family)
@@ -464,23 +475,33 @@ func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
 	copyCString(info.server_name[:], in.TLS.ServerName)
 	copyCString(info.peer_subject[:], in.TLS.PeerSubject)
 	copyCString(info.peer_issuer[:], in.TLS.PeerIssuer)
+	if e := sizedOut(unsafe.Pointer(dst), unsafe.Pointer(info), unsafe.Sizeof(*info), "w3s_info", "set it to sizeof(w3s_info)"); e != nil {
+		return fail(e)
+	}
 	return 0
 }
 
 //export w3s_network_list
 func w3s_network_list(out *C.w3s_interface, max C.int) C.int {
+	return w3s_network_list_sized(out, max, interfaceSizeV1)
+}
+
+//export w3s_network_list_sized
+func w3s_network_list_sized(out *C.w3s_interface, max C.int, elemSize C.size_t) C.int {
 	if e := guard(); e != nil {
 		return fail(e)
 	}
 	if e := arrayArgs(unsafe.Pointer(out), max); e != nil {
 		return fail(e)
 	}
+	if e := elemSizeOK(uintptr(elemSize), interfaceSizeV1, "w3s_interface"); e != nil {
+		return fail(e)
+	}
 	list, e := core.NetworkList()
 	if e != nil {
 		return fail(e)
 	}
-	return fillArray(out, max, list, func(d *C.w3s_interface, a core.InterfaceAddr) {
-		*d = C.w3s_interface{}
+	return fillArray(unsafe.Pointer(out), max, uintptr(elemSize), list, func(d *C.w3s_interface, a core.InterfaceAddr) {
 		copyCString(d.name[:], a.Name)
 		copyCString(d.address[:], a.Address)
 		d.index = C.uint32_t(a.Index)

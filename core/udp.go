@@ -94,7 +94,7 @@ func OpenUDP(l *Loop, o UDPOptions, userData uint64) (*Socket, *Error) {
 					return err
 				}
 			}
-			// Receive only the groups this socket joined (see DESIGN.md).
+			// Receive only the groups this socket joined (see docs/architecture.md, "UDP and multicast").
 			unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, 0)
 			if family == 6 {
 				unix.SetsockoptInt(fd, unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, 0)

@@ -28,8 +28,28 @@
  *   that fails emits no event.
  *
  * THREADS
- *   Every function may be called from any thread, concurrently. Nothing
- *   blocks the caller except w3s_loop_poll() with a non-zero timeout.
+ *   Every function may be called from any thread, concurrently. Calls wait
+ *   for no network event; they may wait for a library lock, held only for
+ *   short sections that do not wait either. The exceptions wait for other
+ *   threads; each says for what, and what bounds the wait:
+ *     - w3s_loop_poll() / w3s_loop_poll_into() with a non-zero timeout wait
+ *       for the first event, up to the timeout.
+ *     - w3s_loop_close() waits for (a) the loop's callback thread, if any,
+ *       to return from the host's w3s_event_cb (bounded only by the host's
+ *       callback; refused from inside it), (b) a w3s_loop_poll() running on
+ *       another thread to return (it is woken at once, so this is bounded
+ *       by the reads it has already started, never by a timeout), and (c)
+ *       for each socket of the loop, that socket's lock and a send or read
+ *       another thread is doing on it right now (one non-blocking system
+ *       call); then every socket is aborted and its descriptor closed. The
+ *       time grows with the number of sockets and with the machine's load:
+ *       about 25 us a socket (2,001 sockets 62 ms, 6,857 sockets 150 ms, on
+ *       2 busy cores), and 1.4 to 1.6 s were seen under heavy load.
+ *     - w3s_shutdown() does the same for every loop, one after another.
+ *     - w3s_loop_set_callback() leaving callback mode waits as in (a).
+ *     - w3s_release_memory() runs a garbage collection (milliseconds).
+ *     - w3s_send_file() opens the file, and w3s_tcp_listen()/w3s_udp_open()
+ *       bind, before they return (file system and kernel calls).
  *
  * MEMORY
  *   Data passed in (buffers, strings, option structs) is copied before the
@@ -41,6 +61,44 @@
  * FORK
  *   The library's threads do not exist in a child made by fork(). Every call
  *   made in such a child returns W3S_EFORKED.
+ *
+ * ABI POLICY
+ *   The version is W3S_VERSION_MAJOR.MINOR.PATCH below; w3s_version() is
+ *   the loaded library's. It is written in one place, the source tree's
+ *   VERSION file (`make test-abi` checks these macros, w3sock.pc and the
+ *   bindings' package versions against it).
+ *   - A PATCH release fixes behaviour; no declaration changes.
+ *   - A MINOR release may add functions, macros, error codes, event types,
+ *     options and fields at the end of a growable struct. It removes and
+ *     changes nothing: a program built against x.y runs on any x.z, z >= y.
+ *     Hosts therefore ignore event types they do not know and treat error
+ *     codes they do not know as errors (w3s_err_name says "W3S_UNKNOWN").
+ *   - A MAJOR release may change anything. The SONAME is
+ *     libw3sock.so.MAJOR, so a program never loads another major.
+ *   - While MAJOR is 0, a minor release may break the ABI too (the SONAME
+ *     stays libw3sock.so.0); one that does says so in ABI HISTORY. A 0.x
+ *     program compares w3s_version() with the W3S_VERSION_HEX it was
+ *     built with when it starts.
+ *   Growable structs. Those passed by pointer begin with uint32_t size,
+ *   which the caller sets to its sizeof (the *_init functions do). The
+ *   library reads and writes exactly size bytes: a smaller (older) struct
+ *   gets the defaults of the fields it lacks, and output structs are
+ *   written only up to its size; a larger (newer) struct is accepted when
+ *   every byte the library does not know is zero (W3S_EINVAL otherwise,
+ *   as Linux's clone3 and openat2 do), and output structs get zeros there.
+ *   Arrays the library fills (w3s_event, w3s_group, w3s_interface) get the
+ *   caller's element size instead: once per loop (w3s_loop_new_sized) or
+ *   per call (*_sized); a size below the first ABI's is W3S_EINVAL. Fields
+ *   are only ever appended, and every version of a struct is a multiple of
+ *   8 bytes, so no new field lies in an older version's tail padding.
+ *
+ * ABI HISTORY
+ *   0.1.0  First ABI.
+ *   0.2.0  Compatible with 0.1. Option structs, w3s_info and w3s_stats_t
+ *          accept smaller and larger sizes. Added w3s_loop_new_sized,
+ *          w3s_get_joined_groups_sized, w3s_network_list_sized; the 0.1
+ *          names became macros that pass sizeof, and the 0.1 symbols
+ *          remain, with the 0.1 layouts.
  */
 #ifndef W3SOCK_H
 #define W3SOCK_H
@@ -57,7 +115,7 @@ extern "C" {
 /* ------------------------------------------------------------------------ */
 
 #define W3S_VERSION_MAJOR 0
-#define W3S_VERSION_MINOR 1
+#define W3S_VERSION_MINOR 2
 #define W3S_VERSION_PATCH 0
 #define W3S_VERSION_HEX \
     ((W3S_VERSION_MAJOR << 16) | (W3S_VERSION_MINOR << 8) | W3S_VERSION_PATCH)
@@ -65,58 +123,62 @@ extern "C" {
 /* The version of the loaded library as W3S_VERSION_HEX would spell it. */
 uint32_t w3s_version(void);
 
-/* The version as a static string, e.g. "0.1.0". */
+/* The version as a static string, e.g. "0.2.0". */
 const char *w3s_version_string(void);
 
 /* ------------------------------------------------------------------------ */
 /* Error codes (stable numbers)                                              */
 /* ------------------------------------------------------------------------ */
 
+/* Each comment is w3s_strerror()'s text, then details in parentheses. The
+ * numbers, names and texts are the library's table (core/errors.go); the
+ * bindings' copies are checked against this header by `make test-abi`. */
+
 #define W3S_OK                   0
 #define W3S_EINVAL              -1  /* invalid argument (NULL, length, range) */
-#define W3S_EBADF               -2  /* handle is 0, stale, closed or wrong kind */
+#define W3S_EBADF               -2  /* invalid, stale or wrong-kind handle (0, or closed) */
 #define W3S_ENOMEM              -3  /* out of memory */
-#define W3S_ESTATE              -4  /* not allowed in the socket's ready state */
-#define W3S_ESHUTDOWN           -5  /* w3s_shutdown() was called */
-#define W3S_EFORKED             -6  /* called in a child process after fork() */
-#define W3S_EADDR               -7  /* address does not parse or has wrong family */
-#define W3S_ENOTFOUND           -8  /* host name did not resolve */
+#define W3S_ESTATE              -4  /* operation not allowed in this state (the socket's ready state) */
+#define W3S_ESHUTDOWN           -5  /* library has been shut down (w3s_shutdown) */
+#define W3S_EFORKED             -6  /* called in a child process after fork */
+#define W3S_EADDR               -7  /* invalid address (does not parse, or wrong family) */
+#define W3S_ENOTFOUND           -8  /* host name not found */
 #define W3S_ECONNREFUSED        -9  /* connection refused */
 #define W3S_ECONNRESET         -10  /* connection reset by peer */
-#define W3S_ETIMEDOUT          -11  /* connect or I/O timed out */
-#define W3S_EADDRINUSE         -12  /* local address already in use */
-#define W3S_EADDRNOTAVAIL      -13  /* local address not available */
+#define W3S_ETIMEDOUT          -11  /* timed out (connect or I/O) */
+#define W3S_EADDRINUSE         -12  /* address already in use (local address) */
+#define W3S_EADDRNOTAVAIL      -13  /* address not available (local address) */
 #define W3S_ENETUNREACH        -14  /* network unreachable */
 #define W3S_EHOSTUNREACH       -15  /* host unreachable */
 #define W3S_EACCES             -16  /* permission denied */
-#define W3S_EPIPE              -17  /* write after the write side was closed */
-#define W3S_EMSGSIZE           -18  /* datagram too large */
-#define W3S_ENOTSUP            -19  /* not supported for this socket kind */
-#define W3S_EMFILE             -20  /* out of file descriptors */
+#define W3S_EPIPE              -17  /* broken pipe (write after the write side was closed) */
+#define W3S_EMSGSIZE           -18  /* message too long (datagram) */
+#define W3S_ENOTSUP            -19  /* operation not supported for this socket (kind) */
+#define W3S_EMFILE             -20  /* too many open files (out of descriptors) */
 #define W3S_ENOOPT             -21  /* unknown option */
-#define W3S_EIO                -22  /* other I/O error (message has details) */
-#define W3S_EABORTED           -23  /* aborted locally (w3s_abort, loop close) */
-#define W3S_ENOENT             -24  /* no such file (send_file, unix: path) */
-#define W3S_EISCONN            -25  /* UDP socket is connected to another peer */
-#define W3S_ENOTCONN           -26  /* UDP send without a destination */
+#define W3S_EIO                -22  /* input/output error (the message has details) */
+#define W3S_EABORTED           -23  /* aborted (locally: w3s_abort, loop close) */
+#define W3S_ENOENT             -24  /* no such file or directory (send_file, unix: path) */
+#define W3S_EISCONN            -25  /* socket is connected to another peer (UDP) */
+#define W3S_ENOTCONN           -26  /* no destination for the datagram (UDP) */
 
 /* TLS (issue: TLS and STARTTLS) */
-#define W3S_ETLS               -40  /* TLS handshake failure (protocol) */
-#define W3S_ETLS_UNKNOWN_CA    -41  /* peer certificate signed by unknown authority */
-#define W3S_ETLS_HOSTNAME      -42  /* certificate not valid for the server name */
+#define W3S_ETLS               -40  /* TLS handshake failed (protocol) */
+#define W3S_ETLS_UNKNOWN_CA    -41  /* certificate signed by unknown authority (peer certificate) */
+#define W3S_ETLS_HOSTNAME      -42  /* certificate is not valid for the server name */
 #define W3S_ETLS_EXPIRED       -43  /* certificate expired or not yet valid */
-#define W3S_ETLS_VERSION       -44  /* no TLS version in common / version refused */
-#define W3S_ETLS_CERT_REQUIRED -45  /* server required a client certificate */
-#define W3S_ETLS_CERT_REJECTED -46  /* the peer rejected our certificate */
-#define W3S_ETLS_NOT_TLS       -47  /* the peer does not speak TLS */
-#define W3S_ETLS_BAD_PEM       -48  /* certificate/key/CA PEM does not parse */
+#define W3S_ETLS_VERSION       -44  /* no acceptable TLS version (none in common, or refused) */
+#define W3S_ETLS_CERT_REQUIRED -45  /* client certificate required (by the server) */
+#define W3S_ETLS_CERT_REJECTED -46  /* certificate rejected by peer (our certificate) */
+#define W3S_ETLS_NOT_TLS       -47  /* peer does not speak TLS */
+#define W3S_ETLS_BAD_PEM       -48  /* certificate, key or CA does not parse (PEM) */
 
 /* Multicast (issue: UDP multicast) */
-#define W3S_ENOTMULTICAST      -60  /* group is not a multicast address */
+#define W3S_ENOTMULTICAST      -60  /* not a multicast group address */
 #define W3S_ENOIFACE           -61  /* unknown network interface */
 #define W3S_EFAMILY            -62  /* address family does not match the socket */
 #define W3S_EALREADY           -63  /* group already joined */
-#define W3S_ENOTJOINED         -64  /* group was not joined */
+#define W3S_ENOTJOINED         -64  /* group not joined */
 
 /* A static, human-readable description of code ("connection refused"). */
 const char *w3s_strerror(int code);
@@ -133,7 +195,8 @@ const char *w3s_last_error_message(void);
 /* ------------------------------------------------------------------------ */
 
 /* Closes every loop and socket (sockets are aborted, no further events are
- * delivered). Afterwards every function except the version, error-string and
+ * delivered). Blocks as w3s_loop_close() does, for each loop (THREADS).
+ * Afterwards every function except the version, error-string and
  * w3s_stats functions returns W3S_ESHUTDOWN. Idempotent; returns W3S_OK. */
 int w3s_shutdown(void);
 
@@ -153,8 +216,9 @@ typedef struct w3s_stats {
     int64_t events_queued;/* events waiting in all loops */
 } w3s_stats_t;
 
-/* Fills *out with live counts, so tests can prove nothing leaks.
- * Errors: W3S_EINVAL (NULL or size too small). */
+/* Fills *out with live counts, so tests can prove nothing leaks; writes
+ * out->size bytes (see ABI POLICY). Errors: W3S_EINVAL (NULL, or size
+ * below 4 or above 4096). */
 int w3s_stats(w3s_stats_t *out);
 
 /* ------------------------------------------------------------------------ */
@@ -173,8 +237,11 @@ typedef enum w3s_event_type {
     W3S_EV_CLOSE = 9       /* final event of the socket; the handle is released */
 } w3s_event_type;
 
-/* One event. Layout is fixed (104 bytes, offsets in comments) so bindings can
- * read it from raw memory. */
+/* One event. The layout of the first ABI (0.1, 104 bytes) is fixed (offsets
+ * in comments) so bindings can read it from raw memory. Later versions may
+ * only append fields: each loop knows the size of the caller's w3s_event
+ * (w3s_loop_new_sized) and writes exactly that many bytes per element,
+ * fields it does not have as zero. */
 typedef struct w3s_event {
     int64_t handle;         /*  0: socket the event is about */
     uint64_t user_data;     /*  8: that socket's user_data */
@@ -189,13 +256,26 @@ typedef struct w3s_event {
     char address[48];       /* 56: MESSAGE/CONNECTION: remote address text */
 } w3s_event;
 
-/* Makes a loop. Returns its handle (> 0) or W3S_EMFILE/W3S_ENOMEM/
- * W3S_ESHUTDOWN/W3S_EFORKED. */
+/* sizeof(w3s_event) of the first ABI: the smallest event size a loop takes. */
+#define W3S_EVENT_SIZE_V1 104
+
+/* Makes a loop whose events are event_size bytes each, the caller's
+ * sizeof(w3s_event): every events array the loop fills (w3s_loop_poll,
+ * w3s_loop_poll_into, the w3s_event_cb batches) has that stride. Returns
+ * its handle (> 0) or W3S_EINVAL (event_size below W3S_EVENT_SIZE_V1 or
+ * above 4096), W3S_EMFILE, W3S_ENOMEM, W3S_ESHUTDOWN, W3S_EFORKED. */
+int64_t w3s_loop_new_sized(size_t event_size);
+
+/* The 0.1 entry point: a loop of W3S_EVENT_SIZE_V1-byte events, kept for
+ * programs built against 0.1. The macro makes new code pass its own size. */
 int64_t w3s_loop_new(void);
+#define w3s_loop_new() w3s_loop_new_sized(sizeof(w3s_event))
 
 /* Closes a loop: every socket on it is aborted without further events, its
- * callback thread (if any) stops, its fd is closed. Must not be called from
- * inside that loop's callback. Errors: W3S_EBADF. */
+ * callback thread (if any) stops, its fd is closed. Blocks: it waits for
+ * the loop's callback and for a poll in progress on another thread (see
+ * THREADS). Errors: W3S_EBADF, W3S_ESTATE (called from inside that loop's
+ * own callback). */
 int w3s_loop_close(int64_t loop);
 
 /* A file descriptor that is readable while events are pending: an epoll
@@ -324,7 +404,10 @@ typedef struct w3s_udp_options {
                                     0 = 4 MiB */
 } w3s_udp_options;
 
-/* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL). */
+/* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL).
+ * Every function taking one of these structs reads o->size bytes of it
+ * (ABI POLICY): W3S_EINVAL when size is below 4 or above 4096, or when a
+ * larger struct than this library's has a non-zero byte past its end. */
 int w3s_tls_options_init(w3s_tls_options *o);
 int w3s_tcp_options_init(w3s_tcp_options *o);
 int w3s_udp_options_init(w3s_udp_options *o);
@@ -380,7 +463,9 @@ int w3s_set_user_data(int64_t h, uint64_t user_data);
  * the loop (as for any event) while data is queued.
  * Errors: W3S_EBADF, W3S_EINVAL (NULL data with len > 0, len > 2^31),
  * W3S_ESTATE (closing/closed, or write side half-closed), W3S_ENOTSUP
- * (listener), W3S_ENOTCONN (unconnected UDP), W3S_EMSGSIZE. */
+ * (listener), W3S_ENOTCONN (unconnected UDP), W3S_EMSGSIZE, W3S_ENOMEM
+ * (no memory to queue it; then none of it was sent: a send of which part
+ * is already on the wire never fails). */
 int64_t w3s_send(int64_t h, const void *data, size_t len);
 
 /* UDP: sends one datagram to address:port (address NULL: the connected
@@ -471,10 +556,22 @@ typedef struct w3s_group {
     uint32_t reserved;
 } w3s_group;
 
-/* Fills up to max memberships; returns how many the socket has (may be
- * more than max). out may be NULL when max is 0.
- * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL. */
+/* sizeof(w3s_group) of the first ABI: the smallest element size taken. */
+#define W3S_GROUP_SIZE_V1 104
+
+/* Fills up to max memberships into out, elements of elem_size bytes (the
+ * caller's sizeof(w3s_group); exactly that many bytes are written per
+ * element); returns how many the socket has (may be more than max). out
+ * may be NULL when max is 0.
+ * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL (elem_size below
+ * W3S_GROUP_SIZE_V1 or above 4096). */
+int w3s_get_joined_groups_sized(int64_t h, w3s_group *out, int max, size_t elem_size);
+
+/* The 0.1 entry point (W3S_GROUP_SIZE_V1-byte elements); the macro makes
+ * new code pass its own size. */
 int w3s_get_joined_groups(int64_t h, w3s_group *out, int max);
+#define w3s_get_joined_groups(h, out, max) \
+    w3s_get_joined_groups_sized((h), (out), (max), sizeof(w3s_group))
 
 /* ------------------------------------------------------------------------ */
 /* Socket options                                                            */
@@ -554,7 +651,9 @@ typedef struct w3s_info {
     char peer_issuer[256];      /* peer certificate issuer */
 } w3s_info;
 
-/* Fills *info (set info->size first). Errors: W3S_EBADF, W3S_EINVAL. */
+/* Fills *info (set info->size first); writes info->size bytes (see ABI
+ * POLICY). Errors: W3S_EBADF, W3S_EINVAL (NULL, or size below 4 or above
+ * 4096). */
 int w3s_get_info(int64_t h, w3s_info *info);
 
 #define W3S_IF_UP        1
@@ -573,10 +672,21 @@ typedef struct w3s_interface {
     int32_t family;          /* 4, 6, or 0 when there is no address */
 } w3s_interface;
 
-/* Fills up to max entries; returns the total number available (call again
- * with a bigger array if it exceeds max). out may be NULL when max is 0.
- * Errors: W3S_EINVAL (max < 0, NULL out with max > 0), W3S_EIO. */
+/* sizeof(w3s_interface) of the first ABI: the smallest element size taken. */
+#define W3S_INTERFACE_SIZE_V1 128
+
+/* Fills up to max entries into out, elements of elem_size bytes (the
+ * caller's sizeof(w3s_interface)); returns the total number available
+ * (call again with a bigger array if it exceeds max). out may be NULL when
+ * max is 0.
+ * Errors: W3S_EINVAL (max < 0, NULL out with max > 0, elem_size below
+ * W3S_INTERFACE_SIZE_V1 or above 4096), W3S_EIO. */
+int w3s_network_list_sized(w3s_interface *out, int max, size_t elem_size);
+
+/* The 0.1 entry point (W3S_INTERFACE_SIZE_V1-byte elements); the macro
+ * makes new code pass its own size. */
 int w3s_network_list(w3s_interface *out, int max);
+#define w3s_network_list(out, max) w3s_network_list_sized((out), (max), sizeof(w3s_interface))
 
 #ifdef __cplusplus
 }

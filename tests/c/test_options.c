@@ -120,7 +120,7 @@ static void test_udp_options(void) {
     o.ttl = -1;
     CHECK_CODE(w3s_udp_open(the_loop, &o, 0), W3S_EINVAL);
     w3s_udp_options_init(&o);
-    o.size = 8;
+    o.size = 2; /* smaller than the size field (older structs: test_abi.c) */
     CHECK_CODE(w3s_udp_open(the_loop, &o, 0), W3S_EINVAL);
 
     w3s_close(d);

@@ -121,9 +121,9 @@ const OPTION_NAMES = {
 
 /** The DOMException an ERROR event carries (code at +20, message at +24/+32). */
 function errorOfEvent(buf, off) {
-  const code = buf.readInt32LE(off + 20);
-  const len = buf.readUInt32LE(off + 32);
-  const msg = len > 0 ? native.copyOut(buf.readBigUInt64LE(off + 24), len).toString('utf8') : '';
+  const code = buf.readInt32LE(off + native.EVENT_OFF.error);
+  const len = buf.readUInt32LE(off + native.EVENT_OFF.len);
+  const msg = len > 0 ? native.copyOut(buf.readBigUInt64LE(off + native.EVENT_OFF.data), len).toString('utf8') : '';
   return w3sError(code, msg);
 }
 
@@ -166,19 +166,19 @@ class SocketBase extends EventTarget {
    */
   _event(type, buf, off) {
     if (type === native.EV.ERROR) this._error = errorOfEvent(buf, off);
-    else if (type === native.EV.CLOSE) this._onClose(buf.readInt32LE(off + 20));
+    else if (type === native.EV.CLOSE) this._onClose(buf.readInt32LE(off + native.EVENT_OFF.error));
   }
 
   /**
    * First half of CLOSE: the socket leaves the loop and is closed. Returns
    * the error it closed with (the ERROR event's, or one made from a failing
-   * close code; -23, W3S_ESHUTDOWN, is a plain close), or null.
+   * close code; W3S_EABORTED is a plain close), or null.
    */
   _beginClose(code) {
     this._loop.remove(this._handle);
     this._closedFlag = true;
     this._readyState = 'closed';
-    if (this._error === null && code < 0 && code !== -23) this._error = w3sError(code, '');
+    if (this._error === null && code < 0 && code !== native.ERR.EABORTED) this._error = w3sError(code, '');
     return this._error;
   }
 
@@ -250,7 +250,7 @@ class SocketBase extends EventTarget {
 
   /** Native details of the socket (the C w3s_get_info). */
   getInfo() {
-    if (this._closedFlag) throw w3sError(-2, 'socket is closed');
+    if (this._closedFlag) throw w3sError(native.ERR.EBADF, 'socket is closed');
     return readInfo(this._handle);
   }
 
@@ -267,7 +267,7 @@ class SocketBase extends EventTarget {
       }
       v = value;
     }
-    if (this._closedFlag) throw w3sError(-2, 'socket is closed');
+    if (this._closedFlag) throw w3sError(native.ERR.EBADF, 'socket is closed');
     check(api.set_option(this._handle, spec[0], v));
     if (spec[0] === OPT.HIGH_WATER_SEND) this._hws = v;
   }
@@ -275,7 +275,7 @@ class SocketBase extends EventTarget {
   getOption(name) {
     const spec = OPTION_NAMES[name];
     if (spec === undefined) throw typeError(`unknown option ${String(name)}`);
-    if (this._closedFlag) throw w3sError(-2, 'socket is closed');
+    if (this._closedFlag) throw w3sError(native.ERR.EBADF, 'socket is closed');
     const out = new BigInt64Array(1);
     check(api.get_option(this._handle, spec[0], out));
     const v = Number(out[0]);

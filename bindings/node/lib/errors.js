@@ -1,22 +1,14 @@
 'use strict';
-// Native error codes -> W3C DOMException names (DESIGN.md / the issue).
+// Native error codes -> W3C DOMException names (docs/architecture.md, "Error model").
 
-const { api } = require('./native');
+const { api, ERR } = require('./native');
 
-const INVALID_STATE = new Set([-2, -4, -5, -6]); // EBADF, ESTATE, ESHUTDOWN, EFORKED
+const INVALID_STATE = new Set([ERR.EBADF, ERR.ESTATE, ERR.ESHUTDOWN, ERR.EFORKED]);
 const INVALID_ACCESS = new Set([
-  -1, // EINVAL
-  -7, // EADDR
-  -21, // ENOOPT
-  -19, // ENOTSUP
-  -62, // EFAMILY
-  -60, // ENOTMULTICAST
-  -61, // ENOIFACE
-  -63, // EALREADY
-  -64, // ENOTJOINED
-  -48, // ETLS_BAD_PEM
+  ERR.EINVAL, ERR.EADDR, ERR.ENOOPT, ERR.ENOTSUP, ERR.EFAMILY, ERR.ENOTMULTICAST,
+  ERR.ENOIFACE, ERR.EALREADY, ERR.ENOTJOINED, ERR.ETLS_BAD_PEM,
 ]);
-const ABORT = new Set([-23]); // EABORTED
+const ABORT = new Set([ERR.EABORTED]);
 
 /** The DOMException name for a native code. */
 function domName(code) {
@@ -63,7 +55,7 @@ function check(rc) {
  * not dispatched yet. Closing a closed socket is not an error.
  */
 function checkClose(rc) {
-  if (rc === -2) return rc; // W3S_EBADF: already closed
+  if (rc === ERR.EBADF) return rc; // already closed
   return check(rc);
 }
 
@@ -76,14 +68,14 @@ function typeError(message) {
 function stateError(message) {
   const e = new DOMException(message, 'InvalidStateError');
   Object.defineProperty(e, 'code', { value: 'W3S_ESTATE', enumerable: true, configurable: true, writable: true });
-  Object.defineProperty(e, 'errno', { value: -4, enumerable: true, configurable: true, writable: true });
+  Object.defineProperty(e, 'errno', { value: ERR.ESTATE, enumerable: true, configurable: true, writable: true });
   return e;
 }
 
 function abortError(message) {
   const e = new DOMException(message, 'AbortError');
   Object.defineProperty(e, 'code', { value: 'W3S_EABORTED', enumerable: true, configurable: true, writable: true });
-  Object.defineProperty(e, 'errno', { value: -23, enumerable: true, configurable: true, writable: true });
+  Object.defineProperty(e, 'errno', { value: ERR.EABORTED, enumerable: true, configurable: true, writable: true });
   return e;
 }
 

@@ -155,7 +155,7 @@ class Loop {
       const h = readHandle(buf, off);
       const sock = this.sockets.get(h);
       if (sock === undefined) continue;
-      const type = buf.readInt32LE(off + 16);
+      const type = buf.readInt32LE(off + native.EVENT_OFF.type);
       try {
         sock._event(type, buf, off, h);
       } catch (err) {
@@ -194,7 +194,7 @@ function shutdown() {
   // The library delivers nothing more: every socket is closed now (as by an
   // abort), so nothing keeps the process alive.
   for (const [, sock] of [...current.sockets]) {
-    try { sock._onClose(-23); } catch { /* keep closing the others */ }
+    try { sock._onClose(native.ERR.EABORTED); } catch { /* keep closing the others */ }
   }
   current.sockets.clear();
   current.keepAlive.unref();

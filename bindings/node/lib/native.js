@@ -49,7 +49,7 @@ const api = {
   last_error_message: f('const char *w3s_last_error_message(void)'),
   shutdown: f('int w3s_shutdown(void)'),
   stats: f('int w3s_stats(void *out)'),
-  loop_new: f('int64_t w3s_loop_new(void)'),
+  loop_new_sized: f('int64_t w3s_loop_new_sized(size_t event_size)'),
   loop_close: f('int w3s_loop_close(int64_t loop)'),
   loop_fd: f('int w3s_loop_fd(int64_t loop)'),
   loop_poll: f('int w3s_loop_poll(int64_t loop, void *events, int max, int timeout_ms)'),
@@ -78,12 +78,17 @@ const api = {
   leave_group: f('int w3s_leave_group(int64_t h, const char *group, const char *iface)'),
   join_source_group: f('int w3s_join_source_group(int64_t h, const char *source, const char *group, const char *iface)'),
   leave_source_group: f('int w3s_leave_source_group(int64_t h, const char *source, const char *group, const char *iface)'),
-  get_joined_groups: f('int w3s_get_joined_groups(int64_t h, void *out, int max)'),
+  get_joined_groups_sized: f('int w3s_get_joined_groups_sized(int64_t h, void *out, int max, size_t elem_size)'),
   set_option: f('int w3s_set_option(int64_t h, int opt, int64_t value)'),
   get_option: f('int w3s_get_option(int64_t h, int opt, void *value)'),
   get_info: f('int w3s_get_info(int64_t h, void *info)'),
-  network_list: f('int w3s_network_list(void *out, int max)'),
+  network_list_sized: f('int w3s_network_list_sized(void *out, int max, size_t elem_size)'),
 };
+// The library writes exactly our element sizes into the arrays it fills
+// (include/w3sock.h, "sized" calls); these keep the call sites short.
+api.loop_new = () => api.loop_new_sized(EVENT_SIZE);
+api.get_joined_groups = (h, out, max) => api.get_joined_groups_sized(h, out, max, SIZES.group);
+api.network_list = (out, max) => api.network_list_sized(out, max, SIZES.iface);
 
 // libc, for copying event payloads out of library memory in one call.
 const libc = koffi.load('libc.so.6');
@@ -98,6 +103,24 @@ const EVENT_OFF = Object.freeze({
   handle: 0, user_data: 8, type: 16, error: 20, data: 24, len: 32, accepted: 40,
   port: 48, family: 50, address: 56, addressLen: 48,
 });
+
+/** The event's payload length (a uint64 that fits in a double). */
+function eventLen(buf, off) {
+  return buf.readUInt32LE(off + EVENT_OFF.len) + buf.readUInt32LE(off + EVENT_OFF.len + 4) * 0x100000000;
+}
+
+// The error codes by name without the W3S_ prefix (ERR.EABORTED === -23),
+// read from the library itself: core/errors.go is their one source, and
+// tests/abi/check_tables.py checks the header against it.
+const CODE_SPAN = 128; // codes are -1 .. -127
+const ERR = (() => {
+  const out = {};
+  for (let code = -1; code > -CODE_SPAN; code--) {
+    const name = api.err_name(code);
+    if (name && name !== 'W3S_UNKNOWN') out[name.slice(4)] = code;
+  }
+  return Object.freeze(out);
+})();
 
 const SIZES = Object.freeze({
   tls: 72, tcp: 80, udp: 88, info: 1232, stats: 48, group: 104, iface: 128,
@@ -191,8 +214,8 @@ function mapBatch() {
   let base = 0;
   let end = 0;
   for (let i = 0, off = 0; i < n; i++, off += EVENT_SIZE) {
-    const p = ptrAt(buf, off + 24);
-    const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+    const p = ptrAt(buf, off + EVENT_OFF.data);
+    const len = eventLen(buf, off);
     if (p === 0 || len === 0 || inSlab(p)) continue;
     if (base === 0) base = end = p;
     if (p >= base && p + len > end) end = p + len;
@@ -238,9 +261,9 @@ function pollIntoSlab(loop, events, max) {
 
 /** The payload of the event at off in buf: a view of the slab or a copy. */
 function payload(buf, off) {
-  const len = buf.readUInt32LE(off + 32) + buf.readUInt32LE(off + 36) * 0x100000000;
+  const len = eventLen(buf, off);
   if (len === 0) return Buffer.alloc(0);
-  const at = ptrAt(buf, off + 24) - slabAddr;
+  const at = ptrAt(buf, off + EVENT_OFF.data) - slabAddr;
   if (slab !== null && at >= slabOff && at + len <= SLAB_SIZE) {
     if (len >= VIEW_MIN) {
       slabOff = at + len + 1;
@@ -251,8 +274,8 @@ function payload(buf, off) {
     return out;
   }
   if (batchN > 0 && buf === batchBuf) mapBatch();
-  const s = ptrAt(buf, off + 24) - viewBase;
-  if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + 24), len);
+  const s = ptrAt(buf, off + EVENT_OFF.data) - viewBase;
+  if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + EVENT_OFF.data), len);
   const out = len < SMALL_PAYLOAD ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
   view.copy(out, 0, s, s + len);
   return out;
@@ -278,7 +301,7 @@ function stats() {
 
 module.exports = {
   koffi, lib, api, libraryPath, NotifyCb, memcpy, copyOut, payload, newBatch, pollIntoSlab,
-  EV, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
+  EV, ERR, EVENT_SIZE, EVENT_OFF, SIZES, OPT, KIND, READY_STATES, CLIENT_AUTH,
   DEFAULT_HIGH_WATER_SEND,
   cstr, fixedString, readHandle, normHandle, isNeg, stats, hold,
   get held() { return held; },

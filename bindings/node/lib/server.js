@@ -71,12 +71,12 @@ class TCPServerSocket extends SocketBase {
   _event(type, buf, off) {
     switch (type) {
       case EV.CONNECTION: {
-        const accepted = readHandle(buf, off + 40);
+        const accepted = readHandle(buf, off + native.EVENT_OFF.accepted);
         const sock = new TCPSocket(kAccepted, {
           loop: this._loop,
           handle: accepted,
-          remoteAddress: fixedString(buf, off + 56, 48),
-          remotePort: buf.readUInt16LE(off + 48),
+          remoteAddress: fixedString(buf, off + native.EVENT_OFF.address, native.EVENT_OFF.addressLen),
+          remotePort: buf.readUInt16LE(off + native.EVENT_OFF.port),
           secure: this._secureServer,
           options: this._acceptOptions,
         });

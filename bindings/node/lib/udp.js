@@ -169,12 +169,12 @@ class UDPSocket extends SocketBase {
     if (this._closedFlag) return [];
     let max = 8;
     for (;;) {
-      const b = Buffer.alloc(104 * max);
+      const b = Buffer.alloc(native.SIZES.group * max);
       const n = check(api.get_joined_groups(this._handle, b, max));
       if (n > max) { max = n; continue; }
       const out = [];
       for (let i = 0; i < n; i++) {
-        const off = i * 104;
+        const off = i * native.SIZES.group;
         out.push({
           group: fixedString(b, off, 48),
           source: fixedString(b, off + 48, 48) || null,
@@ -217,8 +217,8 @@ class UDPSocket extends SocketBase {
       case EV.MESSAGE: {
         if (this._discard) break;
         const data = native.payload(buf, off);
-        const remoteAddress = fixedString(buf, off + 56, 48);
-        const remotePort = buf.readUInt16LE(off + 48);
+        const remoteAddress = fixedString(buf, off + native.EVENT_OFF.address, native.EVENT_OFF.addressLen);
+        const remotePort = buf.readUInt16LE(off + native.EVENT_OFF.port);
         if (this._eventMode) {
           this.dispatchEvent(new SocketMessageEvent('message', { data, remoteAddress, remotePort }));
           break;

@@ -39,7 +39,7 @@ __all__ = [
     "__version__",
 ]
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 library_path: str = _ffi.library_path
 
 

@@ -254,6 +254,12 @@ class Interface(ctypes.Structure):
     ]
 
 
+# The element sizes this binding passes to the *_sized calls: the library
+# writes exactly this many bytes per array element (include/w3sock.h).
+GROUP_SIZE = ctypes.sizeof(Group)
+INTERFACE_SIZE = ctypes.sizeof(Interface)
+
+
 # --------------------------------------------------------------------------
 # Loading
 # --------------------------------------------------------------------------
@@ -321,7 +327,7 @@ try:
     HAVE_RELEASE_MEMORY = True
 except AttributeError:  # pragma: no cover - older library
     HAVE_RELEASE_MEMORY = False
-_decl("w3s_loop_new", _i64)
+_decl("w3s_loop_new_sized", _i64, _sz)
 _decl("w3s_loop_close", _i32, _i64)
 _decl("w3s_loop_fd", _i32, _i64)
 _decl("w3s_loop_poll", _i32, _i64, _vp, _i32, _i32)
@@ -352,11 +358,11 @@ _decl("w3s_join_group", _i32, _i64, _cp, _cp)
 _decl("w3s_leave_group", _i32, _i64, _cp, _cp)
 _decl("w3s_join_source_group", _i32, _i64, _cp, _cp, _cp)
 _decl("w3s_leave_source_group", _i32, _i64, _cp, _cp, _cp)
-_decl("w3s_get_joined_groups", _i32, _i64, ctypes.POINTER(Group), _i32)
+_decl("w3s_get_joined_groups_sized", _i32, _i64, ctypes.POINTER(Group), _i32, _sz)
 _decl("w3s_set_option", _i32, _i64, _i32, _i64)
 _decl("w3s_get_option", _i32, _i64, _i32, ctypes.POINTER(_i64))
 _decl("w3s_get_info", _i32, _i64, ctypes.POINTER(Info))
-_decl("w3s_network_list", _i32, ctypes.POINTER(Interface), _i32)
+_decl("w3s_network_list_sized", _i32, ctypes.POINTER(Interface), _i32, _sz)
 
 VERSION: int = lib.w3s_version()
 VERSION_STRING: str = (lib.w3s_version_string() or b"").decode()

@@ -36,7 +36,7 @@ class NativeLoop:
     """A native loop bound to one asyncio loop."""
 
     def __init__(self, aloop: asyncio.AbstractEventLoop) -> None:
-        h = F.lib.w3s_loop_new()
+        h = F.lib.w3s_loop_new_sized(F.EVENT_SIZE)
         if h < 0:
             raise error_from_code(h, context="w3s_loop_new")
         fd = F.lib.w3s_loop_fd(h)

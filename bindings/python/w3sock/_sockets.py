@@ -1542,13 +1542,13 @@ class UDPSocket(_Base):
 
     @property
     def joined_groups(self) -> List[Dict[str, Any]]:
-        n = _lib.w3s_get_joined_groups(self._handle, None, 0)
+        n = _lib.w3s_get_joined_groups_sized(self._handle, None, 0, F.GROUP_SIZE)
         if n < 0:
             raise error_from_code(n, context="joined_groups")
         if n == 0:
             return []
         arr = (F.Group * n)()
-        m = _lib.w3s_get_joined_groups(self._handle, arr, n)
+        m = _lib.w3s_get_joined_groups_sized(self._handle, arr, n, F.GROUP_SIZE)
         if m < 0:
             raise error_from_code(m, context="joined_groups")
         return [{"group": F.cstr(g.group), "source": F.cstr(g.source) or None,
@@ -1650,12 +1650,12 @@ class UDPSocket(_Base):
 
 def network_interfaces() -> List[Dict[str, Any]]:
     """Interfaces and their addresses (chrome.socket getNetworkList shape)."""
-    n = _lib.w3s_network_list(None, 0)
+    n = _lib.w3s_network_list_sized(None, 0, F.INTERFACE_SIZE)
     if n < 0:
         raise error_from_code(n, context="network_interfaces")
     for _ in range(4):
         arr = (F.Interface * max(n, 1))()
-        m = _lib.w3s_network_list(arr, len(arr))
+        m = _lib.w3s_network_list_sized(arr, len(arr), F.INTERFACE_SIZE)
         if m < 0:
             raise error_from_code(m, context="network_interfaces")
         if m <= len(arr):

@@ -112,7 +112,7 @@ class _State:
 class _Engine:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        h = _lib.w3s_loop_new()
+        h = _lib.w3s_loop_new_sized(F.EVENT_SIZE)
         if h < 0:
             raise error_from_code(h, context="w3s_loop_new")
         self.loop = h
