@@ -224,6 +224,7 @@ export declare class TCPSocket extends SocketCommon {
   readonly noDelay: boolean;
   readonly useSecureTransport: boolean;
   readonly readyState: ReadyState;
+  /** Resolves once connected (and secure); rejects with the NetworkError of a failed connect. */
   readonly opened: Promise<TCPSocketOpenInfo>;
   readonly closed: Promise<void>;
   readonly readable: ReadableStream<Uint8Array>;
@@ -234,8 +235,15 @@ export declare class TCPSocket extends SocketCommon {
   readonly isHalfClosed: boolean;
   readonly alpn: string | null;
   readonly bufferedAmount: number;
-  close(): void;
-  abort(): void;
+  /**
+   * Graceful close (queued data is sent first); settles as `closed` does.
+   * Rejects with InvalidStateError, closing nothing, while a reader or writer
+   * holds one of the socket's streams (Direct Sockets); use abort() then.
+   * Not awaiting it is safe: a rejection of `closed` is never reported as unhandled.
+   */
+  close(): Promise<void>;
+  /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
+  abort(): Promise<void>;
   halfClose(): void;
   send(data: BufferSourceLike): boolean;
   sendFile(path: string, offset?: number, length?: number): boolean;
@@ -255,12 +263,25 @@ export declare class TCPServerSocket extends SocketCommon {
   readonly addressReuse: boolean;
   readonly useSecureTransport: boolean;
   readonly readyState: ReadyState;
+  /**
+   * Resolves once listening; rejects (NetworkError) when the network or the OS
+   * refuses, e.g. W3S_EADDRINUSE, W3S_EADDRNOTAVAIL, W3S_EACCES: the
+   * constructor throws only for malformed arguments.
+   */
   readonly opened: Promise<TCPServerSocketOpenInfo>;
   readonly closed: Promise<void>;
   readonly connections: ReadableStream<TCPSocket>;
   readonly readable: ReadableStream<TCPSocket>;
   listen(): Promise<TCPSocket>;
-  close(): void;
+  /**
+   * Graceful close (queued data is sent first); settles as `closed` does.
+   * Rejects with InvalidStateError, closing nothing, while a reader or writer
+   * holds one of the socket's streams (Direct Sockets); use abort() then.
+   * Not awaiting it is safe: a rejection of `closed` is never reported as unhandled.
+   */
+  close(): Promise<void>;
+  /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
+  abort(): Promise<void>;
   onconnection: Handler<ConnectionEvent>;
 }
 
@@ -286,6 +307,11 @@ export declare class UDPSocket extends SocketCommon {
   readonly addressReuse: boolean;
   readonly loopback: boolean;
   readonly readyState: ReadyState;
+  /**
+   * Resolves once bound; rejects (NetworkError) when the network or the OS
+   * refuses, e.g. W3S_EADDRINUSE, W3S_EADDRNOTAVAIL, W3S_EACCES: the
+   * constructor throws only for malformed arguments.
+   */
   readonly opened: Promise<UDPSocketOpenInfo>;
   readonly closed: Promise<void>;
   readonly readable: ReadableStream<ReceivedUDPMessage>;
@@ -293,7 +319,15 @@ export declare class UDPSocket extends SocketCommon {
   readonly writeable: WritableStream<UDPMessage | BufferSourceLike>;
   readonly bufferedAmount: number;
   readonly joinedGroups: JoinedGroup[];
-  close(): void;
+  /**
+   * Graceful close (queued data is sent first); settles as `closed` does.
+   * Rejects with InvalidStateError, closing nothing, while a reader or writer
+   * holds one of the socket's streams (Direct Sockets); use abort() then.
+   * Not awaiting it is safe: a rejection of `closed` is never reported as unhandled.
+   */
+  close(): Promise<void>;
+  /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
+  abort(): Promise<void>;
   send(data: BufferSourceLike, remoteAddress?: string, remotePort?: number): boolean;
   setPeer(address: string | null, port?: number): void;
   joinMulticast(group: string, options?: MulticastOptions): void;

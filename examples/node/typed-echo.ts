@@ -22,7 +22,7 @@ async function echoOnce(message: string): Promise<string> {
     if (done) break;
     out += new TextDecoder().decode(value);
   }
-  server.close();
+  await server.close();
   return out;
 }
 
@@ -30,9 +30,11 @@ async function datagram(): Promise<void> {
   const u = new UDPSocket({ localAddress: '127.0.0.1', loopback: false });
   await u.opened;
   const ok: boolean = u.send('ping', '127.0.0.1', u.localPort);
-  const { value } = await u.readable.getReader().read();
+  const reader = u.readable.getReader();
+  const { value } = await reader.read();
   console.log(ok, value?.remoteAddress, value?.remotePort, value?.data.byteLength);
-  u.close();
+  reader.releaseLock(); // close() refuses while a reader holds the readable
+  await u.close();
 }
 
 echoOnce('typed hello').then(datagram).catch((e: W3SockError) => {

@@ -26,6 +26,19 @@ function domName(code) {
   return 'NetworkError';
 }
 
+const TLS_CODES = { first: -49, last: -40 }; // W3S_ETLS* (see w3sock.h)
+
+/**
+ * Whether a failure to create a socket comes from the network or the OS
+ * (address in use, permission denied, name not found, no descriptors...)
+ * rather than from the arguments: such failures reject `opened`, they are
+ * not thrown. TLS codes at creation time mean bad TLS options: thrown.
+ */
+function fromNetwork(code) {
+  if (code >= TLS_CODES.first && code <= TLS_CODES.last) return false;
+  return domName(code) === 'NetworkError';
+}
+
 /**
  * A DOMException for a native code. `code` is the native error name
  * ("W3S_ECONNREFUSED"), `errno` the number, `detail` the library's message.
@@ -88,4 +101,4 @@ function abortError(message) {
 }
 
 module.exports = {
-  checkClose, domName, w3sError, lastError, check, typeError, stateError, abortError };
+  checkClose, domName, fromNetwork, w3sError, lastError, check, typeError, stateError, abortError };

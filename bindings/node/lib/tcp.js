@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg } = native;
-const { check, checkClose, lastError, typeError, stateError, abortError } = require('./errors');
+const { check, lastError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
   deferred, settle, SocketBase, SocketMessageEvent,
@@ -169,18 +169,10 @@ class TCPSocket extends SocketBase {
   }
 
   // ------------------------------------------------------------ methods
-  /** Graceful close: queued data is sent first. */
-  close() {
-    if (this._closedFlag || this._readyState === 'closing') return;
-    this._readyState = 'closing';
-    checkClose(api.close(this._handle));
-  }
-
-  /** Immediate close (RST); not in the draft, as chrome.socket's destroy. */
-  abort() {
-    if (this._closedFlag) return;
-    this._readyState = 'closing';
-    checkClose(api.abort(this._handle));
+  // close() and abort() (both returning a promise settled as `closed`)
+  // come from SocketBase.
+  _streams() {
+    return [['readable', this._readable], ['writable', this._writable]];
   }
 
   /** Sends FIN after the queued data; reading goes on. */
@@ -316,7 +308,7 @@ class TCPSocket extends SocketBase {
     this._queue = [];
     this._queued = 0;
     this._maybeResume();
-    if (this._writeClosed && !this._closedFlag) this.close();
+    if (this._writeClosed && !this._closedFlag) this._closeGracefully();
   }
 
   _write(chunk) {
@@ -335,7 +327,7 @@ class TCPSocket extends SocketBase {
     const rc = api.half_close(this._handle);
     if (rc < 0) throw lastError(rc);
     if (this._readyState === 'open') this._readyState = 'halfclosed';
-    if (this._readableClosed) this.close();
+    if (this._readableClosed) this._closeGracefully();
   }
 
   _writableAbort() {

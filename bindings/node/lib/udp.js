@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg, fixedString } = native;
-const { check, checkClose, lastError, typeError, stateError, abortError } = require('./errors');
+const { check, lastError, typeError, stateError, abortError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
 const {
   deferred, settle, SocketBase, SocketMessageEvent,
@@ -55,9 +55,11 @@ class UDPSocket extends SocketBase {
       start: (c) => { this._wc = c; },
       write: (msg) => this._write(msg),
       close: () => { this._wc = null; },
-      abort: () => { this._wc = null; if (!this._closedFlag) this.close(); },
+      abort: () => { this._wc = null; if (!this._closedFlag) this._closeGracefully(); },
     }, { highWaterMark: 1 });
-    this._open(keep, (loop) => api.udp_open(loop, buf, 0));
+    this._localAddress = null;
+    this._localPort = null;
+    if (!this._open(keep, (loop) => api.udp_open(loop, buf, 0))) return;
     const info = readInfo(this._handle);
     this._localAddress = info.localAddress;
     this._localPort = info.localPort;
@@ -78,10 +80,10 @@ class UDPSocket extends SocketBase {
     try { return readInfo(this._handle).bufferedAmount; } catch { return 0; }
   }
 
-  close() {
-    if (this._closedFlag || this._readyState === 'closing') return;
-    this._readyState = 'closing';
-    checkClose(api.close(this._handle));
+  // close() and abort() (both returning a promise settled as `closed`)
+  // come from SocketBase.
+  _streams() {
+    return [['readable', this._readable], ['writable', this._writable]];
   }
 
   /**

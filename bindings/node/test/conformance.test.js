@@ -1,0 +1,228 @@
+'use strict';
+// The interface as the W3C draft and Direct Sockets define it (issue 10):
+// close() returns a promise, network failures reject `opened` instead of
+// throwing, close() refuses while a stream is locked (abort() does not).
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const net = require('node:net');
+const { TCPSocket, TCPServerSocket, UDPSocket } = require('..');
+const { withTimeout, rejectsWith, throwsWith, freePort, runNode } = require('./helpers');
+
+/** A node:net server on loopback that accepts and keeps connections open. */
+async function netServer() {
+  const conns = [];
+  const srv = net.createServer((c) => { conns.push(c); c.on('error', () => {}); });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return {
+    port: srv.address().port,
+    stop: () => new Promise((r) => { for (const c of conns) c.destroy(); srv.close(r); }),
+  };
+}
+
+// ------------------------------------------------------------ close() promise
+
+test('close() returns a promise that settles as closed does (TCPSocket, TCPServerSocket, UDPSocket)', { timeout: 20000 }, async () => {
+  const srv = await netServer();
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await withTimeout(sock.opened, 5000, 'tcp opened');
+    const p = sock.close();
+    assert.ok(p instanceof Promise, 'TCPSocket.close() returns a Promise');
+    assert.equal(await withTimeout(p, 5000, 'tcp close()'), undefined);
+    assert.equal(sock.readyState, 'closed');
+    assert.ok(sock.close() instanceof Promise, 'close() of a closed socket still returns a promise');
+    await sock.close();
+
+    const server = new TCPServerSocket({ localAddress: '127.0.0.1' });
+    await server.opened;
+    const sp = server.close();
+    assert.ok(sp instanceof Promise, 'TCPServerSocket.close() returns a Promise');
+    await withTimeout(sp, 5000, 'server close()');
+    assert.equal(server.readyState, 'closed');
+
+    const u = new UDPSocket({ localAddress: '127.0.0.1' });
+    await u.opened;
+    const up = u.close();
+    assert.ok(up instanceof Promise, 'UDPSocket.close() returns a Promise');
+    await withTimeout(up, 5000, 'udp close()');
+    assert.equal(u.readyState, 'closed');
+    // The W3C pattern from the issue: close().catch(...) must not throw.
+    await u.close().catch(() => assert.fail('close() of a closed socket must not reject'));
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('close() of a socket whose connection failed rejects as closed does', { timeout: 20000 }, async () => {
+  const port = await freePort();
+  const sock = new TCPSocket('127.0.0.1', port);
+  await rejectsWith(sock.opened, 'NetworkError', 'W3S_ECONNREFUSED');
+  await rejectsWith(sock.close(), 'NetworkError', 'W3S_ECONNREFUSED');
+});
+
+test('a close() nobody awaits still closes, with no unhandled rejection', { timeout: 30000 }, async () => {
+  // In a child process: an unhandled rejection would end it with code 1
+  // (Node's default --unhandled-rejections=throw) and print the error.
+  const script = `
+    const { TCPSocket, UDPSocket } = require(${JSON.stringify(require.resolve('..'))});
+    const net = require('node:net');
+    const srv = net.createServer((c) => { c.resetAndDestroy(); });
+    srv.listen(0, '127.0.0.1', async () => {
+      const s = new TCPSocket('127.0.0.1', srv.address().port);
+      s.onopen = () => s.close(); // not awaited; the peer resets meanwhile
+      // A socket whose closed rejects: close() not awaited, not caught.
+      const refused = new TCPSocket('127.0.0.1', 1);
+      refused.close();
+      refused.opened.catch(() => {});
+      const u = new UDPSocket({ localAddress: '127.0.0.1' });
+      u.close(); // while still opening
+      await Promise.allSettled([s.closed, refused.closed, u.closed]);
+      srv.close();
+      console.log('states', s.readyState, refused.readyState, u.readyState);
+    });
+  `;
+  const r = await runNode(['-e', script], { timeout: 20000 });
+  assert.equal(r.code, 0, `child failed:\n${r.stderr}`);
+  assert.match(r.stdout, /states closed closed closed/);
+  assert.doesNotMatch(r.stderr, /Unhandled|unhandled/);
+});
+
+// ------------------------------------------- network failures reject `opened`
+
+test('UDPSocket: bind failures reject opened and closed, the constructor does not throw', { timeout: 20000 }, async () => {
+  // EADDRINUSE: a port another socket holds without address reuse.
+  const holder = new UDPSocket({ localAddress: '127.0.0.1', addressReuse: false });
+  await holder.opened;
+  let u;
+  assert.doesNotThrow(() => {
+    u = new UDPSocket({ localAddress: '127.0.0.1', localPort: holder.localPort, addressReuse: false });
+  });
+  const events = [];
+  u.onerror = (ev) => events.push(`error:${ev.error.code}`);
+  u.onclose = () => events.push('close');
+  await rejectsWith(u.opened, 'NetworkError', 'W3S_EADDRINUSE');
+  await rejectsWith(u.closed, 'NetworkError', 'W3S_EADDRINUSE');
+  assert.deepEqual(events, ['error:W3S_EADDRINUSE', 'close']);
+  assert.equal(u.readyState, 'closed');
+  assert.equal(u.localPort, null);
+  throwsWith(() => u.getInfo(), 'InvalidStateError');
+  await rejectsWith(u.close(), 'NetworkError', 'W3S_EADDRINUSE');
+  await holder.close();
+
+  // EADDRNOTAVAIL: an address no interface has (TEST-NET-1).
+  const v = new UDPSocket({ localAddress: '192.0.2.1' });
+  await rejectsWith(v.opened, 'NetworkError', 'W3S_EADDRNOTAVAIL');
+  await rejectsWith(v.closed, 'NetworkError', 'W3S_EADDRNOTAVAIL');
+});
+
+test('TCPServerSocket: bind failures reject opened and closed, the constructor does not throw', { timeout: 20000 }, async () => {
+  const srv = await netServer();
+  try {
+    let s;
+    assert.doesNotThrow(() => {
+      s = new TCPServerSocket({ localAddress: '127.0.0.1', localPort: srv.port });
+    });
+    await rejectsWith(s.opened, 'NetworkError', 'W3S_EADDRINUSE');
+    await rejectsWith(s.closed, 'NetworkError', 'W3S_EADDRINUSE');
+    await rejectsWith(s.listen(), 'InvalidStateError');
+    const t = new TCPServerSocket({ localAddress: '192.0.2.1' });
+    await rejectsWith(t.opened, 'NetworkError', 'W3S_EADDRNOTAVAIL');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('permission denied (a port below 1024 for an unprivileged user) rejects opened', { timeout: 30000 }, async () => {
+  // Root may bind low ports: drop to nobody in a child when we are root.
+  const script = `
+    const { UDPSocket, TCPServerSocket } = require(${JSON.stringify(require.resolve('..'))});
+    const out = [];
+    const u = new UDPSocket({ localAddress: '127.0.0.1', localPort: 7 });
+    const t = new TCPServerSocket({ localAddress: '127.0.0.1', localPort: 7 });
+    Promise.allSettled([u.opened, t.opened]).then((rs) => {
+      console.log(rs.map((r) => r.status === 'rejected' ? r.reason.name + ':' + r.reason.code : 'open').join(' '));
+    });
+  `;
+  const args = ['-e', script];
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  const r = isRoot
+    ? await runAsNobody(args)
+    : await runNode(args, { timeout: 20000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'NetworkError:W3S_EACCES NetworkError:W3S_EACCES');
+});
+
+/** Runs node with args as user nobody (we are root here), unprivileged ports as the kernel default. */
+function runAsNobody(args) {
+  const { spawn } = require('node:child_process');
+  return new Promise((resolve, reject) => {
+    const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all',
+      process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/tmp' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${stderr}`)); }, 20000);
+    child.on('exit', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
+  });
+}
+
+test('malformed arguments still throw synchronously', () => {
+  throwsWith(() => new UDPSocket({ localPort: 70000 }), 'TypeError');
+  throwsWith(() => new TCPServerSocket({ localAddress: 5 }), 'TypeError');
+  throwsWith(() => new TCPSocket('127.0.0.1', 0), 'TypeError');
+  throwsWith(() => new UDPSocket({ localAddress: 'not an address' }), 'InvalidAccessError');
+});
+
+// ------------------------------------------------- close() while locked
+
+test('close() while a reader or writer holds a stream rejects with InvalidStateError; abort() closes', { timeout: 20000 }, async () => {
+  const srv = await netServer();
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await sock.opened;
+    const reader = sock.readable.getReader();
+    await rejectsWith(sock.close(), 'InvalidStateError');
+    assert.equal(sock.readyState, 'open', 'a refused close() leaves the socket open');
+    reader.releaseLock();
+    const writer = sock.writable.getWriter();
+    await rejectsWith(sock.close(), 'InvalidStateError');
+    writer.releaseLock();
+    await withTimeout(sock.close(), 5000, 'close() once unlocked');
+
+    const held = new TCPSocket('127.0.0.1', srv.port);
+    await held.opened;
+    const r2 = held.readable.getReader();
+    const w2 = held.writable.getWriter();
+    const pending = r2.read();
+    await withTimeout(held.abort(), 5000, 'abort() while locked');
+    assert.equal(held.readyState, 'closed');
+    assert.deepEqual(await withTimeout(pending, 5000, 'read after abort'), { value: undefined, done: true });
+    await rejectsWith(w2.write(Buffer.from('x')), 'InvalidStateError');
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('UDPSocket and TCPServerSocket: close() refuses while locked, abort() closes', { timeout: 20000 }, async () => {
+  const u = new UDPSocket({ localAddress: '127.0.0.1' });
+  await u.opened;
+  const ur = u.readable.getReader();
+  await rejectsWith(u.close(), 'InvalidStateError');
+  const uw = u.writable.getWriter();
+  ur.releaseLock();
+  await rejectsWith(u.close(), 'InvalidStateError');
+  await withTimeout(u.abort(), 5000, 'udp abort()');
+  assert.equal(u.readyState, 'closed');
+  uw.releaseLock();
+
+  const s = new TCPServerSocket({ localAddress: '127.0.0.1' });
+  await s.opened;
+  const cr = s.connections.getReader();
+  const next = cr.read();
+  await rejectsWith(s.close(), 'InvalidStateError');
+  assert.equal(s.readyState, 'open');
+  await withTimeout(s.abort(), 5000, 'server abort()');
+  assert.deepEqual(await withTimeout(next, 5000, 'connections after abort'), { value: undefined, done: true });
+});
