@@ -328,6 +328,11 @@ export declare class UDPSocket extends SocketCommon {
   close(): Promise<void>;
   /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
   abort(): Promise<void>;
+  /**
+   * One datagram; false once the send queue is at its high-water mark. Throws
+   * TypeError (code W3S_ENOTCONN) without a destination on an unconnected
+   * socket, TypeError (code W3S_EISCONN) naming another peer than the connected one.
+   */
   send(data: BufferSourceLike, remoteAddress?: string, remotePort?: number): boolean;
   setPeer(address: string | null, port?: number): void;
   joinMulticast(group: string, options?: MulticastOptions): void;

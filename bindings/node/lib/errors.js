@@ -86,6 +86,19 @@ function typeError(message) {
   return e;
 }
 
+/**
+ * A caller's mistake the library reports with a native code (e.g. a UDP
+ * datagram without a destination, W3S_ENOTCONN): a TypeError, as Direct
+ * Sockets specifies, keeping the native code, errno and message.
+ */
+function argumentError(err) {
+  const e = new TypeError(err.message);
+  e.code = err.code;
+  e.errno = err.errno;
+  e.detail = err.detail;
+  return e;
+}
+
 function stateError(message) {
   const e = new DOMException(message, 'InvalidStateError');
   Object.defineProperty(e, 'code', { value: 'W3S_ESTATE', enumerable: true, configurable: true, writable: true });
@@ -101,4 +114,4 @@ function abortError(message) {
 }
 
 module.exports = {
-  checkClose, domName, fromNetwork, w3sError, lastError, check, typeError, stateError, abortError };
+  checkClose, domName, fromNetwork, argumentError, w3sError, lastError, check, typeError, stateError, abortError };

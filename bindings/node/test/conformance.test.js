@@ -226,3 +226,37 @@ test('UDPSocket and TCPServerSocket: close() refuses while locked, abort() close
   await withTimeout(s.abort(), 5000, 'server abort()');
   assert.deepEqual(await withTimeout(next, 5000, 'connections after abort'), { value: undefined, done: true });
 });
+
+// ------------------------------------------------ UDP argument errors
+
+test('UDP: a datagram without a destination, or to another peer than the connected one, is a TypeError', { timeout: 20000 }, async () => {
+  const peer = new UDPSocket({ localAddress: '127.0.0.1' });
+  const other = new UDPSocket({ localAddress: '127.0.0.1' });
+  await Promise.all([peer.opened, other.opened]);
+  const unconnected = new UDPSocket({ localAddress: '127.0.0.1' });
+  const connected = new UDPSocket({ localAddress: '127.0.0.1', remoteAddress: '127.0.0.1', remotePort: peer.localPort });
+  await Promise.all([unconnected.opened, connected.opened]);
+  try {
+    // send(): thrown.
+    const e1 = throwsWith(() => unconnected.send('x'), 'TypeError');
+    assert.equal(e1.code, 'W3S_ENOTCONN');
+    const e2 = throwsWith(() => connected.send('x', '127.0.0.1', other.localPort), 'TypeError');
+    assert.equal(e2.code, 'W3S_EISCONN');
+    // The writable: the write rejects.
+    const w1 = unconnected.writable.getWriter();
+    await assert.rejects(w1.write({ data: Buffer.from('no destination') }), (e) => e instanceof TypeError && e.code === 'W3S_ENOTCONN');
+    w1.releaseLock();
+    const w2 = connected.writable.getWriter();
+    await assert.rejects(w2.write({ data: Buffer.from('elsewhere'), remoteAddress: '127.0.0.1', remotePort: other.localPort }),
+      (e) => e instanceof TypeError && e.code === 'W3S_EISCONN');
+    w2.releaseLock();
+    // Naming the connected peer itself is fine.
+    assert.equal(connected.send('to the peer', '127.0.0.1', peer.localPort), true);
+    const r = peer.readable.getReader();
+    const { value } = await withTimeout(r.read(), 5000, 'datagram to the connected peer');
+    assert.equal(Buffer.from(value.data).toString(), 'to the peer');
+    r.releaseLock();
+  } finally {
+    await Promise.all([peer, other, unconnected, connected].map((s) => s.abort()));
+  }
+});
