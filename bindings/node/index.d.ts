@@ -5,6 +5,12 @@
 
 export type ReadyState = 'opening' | 'open' | 'closing' | 'closed' | 'halfclosed';
 export type TLSVersion = 'tls1.2' | 'tls1.3' | 'TLSv1.2' | 'TLSv1.3';
+/**
+ * PEM contents (not a file name), as node:tls takes them: pass a file as
+ * `fs.readFileSync(path)`. Text with no "-----BEGIN" block (a path, DER bytes)
+ * throws TypeError; a PEM block that does not parse throws InvalidAccessError
+ * (W3S_ETLS_BAD_PEM).
+ */
 export type PEM = string | Uint8Array | Array<string | Uint8Array>;
 export type BufferSourceLike = ArrayBufferView | ArrayBuffer | string;
 

@@ -260,3 +260,47 @@ test('UDP: a datagram without a destination, or to another peer than the connect
     await Promise.all([peer, other, unconnected, connected].map((s) => s.abort()));
   }
 });
+
+// ------------------------------------------------ TLS material
+
+test('TLS material: a path or other non-PEM text is a TypeError saying what was given and how to pass a file', () => {
+  const fs = require('node:fs');
+  const path = require('node:path');
+  const os = require('node:os');
+  const e1 = throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: '/etc/ssl/ca.pem' } }), 'TypeError');
+  assert.match(e1.message, /tls\.ca/);
+  assert.match(e1.message, /"\/etc\/ssl\/ca\.pem"/, 'the message shows what was given');
+  assert.match(e1.message, /file path/);
+  assert.match(e1.message, /fs\.readFileSync\(path\)/, 'the message says how to pass a file');
+  const e2 = throwsWith(() => new TCPServerSocket({
+    localAddress: '127.0.0.1', useSecureTransport: true, tls: { cert: 'server.crt', key: 'server.key' },
+  }), 'TypeError');
+  assert.match(e2.message, /"server\.crt"/);
+  // Bytes with no PEM block (a DER file read as is) are named as such.
+  const e3 = throwsWith(() => new TCPSocket('127.0.0.1', 9, {
+    useSecureTransport: true, tls: { ca: Buffer.from([0x30, 0x82, 0x01, 0x0a, 0x02]) },
+  }), 'TypeError');
+  assert.match(e3.message, /no PEM block/);
+  // An array entry is named by its index.
+  const e4 = throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: ['C:\\certs\\ca.pem'] } }), 'TypeError');
+  assert.match(e4.message, /tls\.ca\[0\]/);
+  // The file's contents (what the message recommends) are accepted.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'w3sock-pem-'));
+  const { makeCerts } = require('./helpers');
+  fs.writeFileSync(path.join(dir, 'ca.pem'), makeCerts().ca);
+  const ok = new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: fs.readFileSync(path.join(dir, 'ca.pem')) } });
+  ok.abort();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('TLS material: startTls() rejects with the same TypeError', { timeout: 20000 }, async () => {
+  const srv = await netServer();
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await sock.opened;
+    await assert.rejects(sock.startTls({ ca: '/etc/ssl/ca.pem' }), (e) => e instanceof TypeError && /fs\.readFileSync/.test(e.message));
+    await sock.close();
+  } finally {
+    await srv.stop();
+  }
+});

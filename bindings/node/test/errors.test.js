@@ -131,10 +131,12 @@ test('unconnected UDP send without a destination -> TypeError (code W3S_ENOTCONN
 });
 
 test('bad PEM -> InvalidAccessError W3S_ETLS_BAD_PEM', () => {
+  // PEM blocks that do not parse (text with no PEM block at all is a TypeError: conformance.test.js).
+  const bad = (label) => `-----BEGIN ${label}-----\ngarbage!\n-----END ${label}-----\n`;
   throwsWith(() => new TCPServerSocket({
-    localAddress: '127.0.0.1', useSecureTransport: true, tls: { cert: 'garbage', key: 'garbage' },
+    localAddress: '127.0.0.1', useSecureTransport: true, tls: { cert: bad('CERTIFICATE'), key: bad('PRIVATE KEY') },
   }), 'InvalidAccessError', 'W3S_ETLS_BAD_PEM');
-  throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: 'not pem' } }),
+  throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: bad('CERTIFICATE') } }),
     'InvalidAccessError', 'W3S_ETLS_BAD_PEM');
 });
 
