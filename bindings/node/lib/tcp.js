@@ -44,6 +44,19 @@ function sendBytes(h, bytes) {
   return Number(r);
 }
 
+/**
+ * chunk, or a copy of it that owns its whole ArrayBuffer. A byte stream
+ * takes over (transfers, detaching) the buffer of every chunk enqueued;
+ * received data is often a view of a larger buffer (the slab of native.js,
+ * Buffer's pool) that must stay usable, and only those are copied.
+ */
+function ownChunk(chunk) {
+  if (chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.byteLength) return chunk;
+  const out = Buffer.allocUnsafeSlow(chunk.byteLength);
+  out.set(chunk);
+  return out;
+}
+
 class TCPSocket extends SocketBase {
   /**
    * new TCPSocket(remoteAddress, remotePort, options)
@@ -92,10 +105,13 @@ class TCPSocket extends SocketBase {
     this._tlsPending = null;
     this._opened = deferred();
     this._closed = deferred();
-    // The readable keeps no queue of its own (highWaterMark 0): chunks wait
-    // in this._queue until a read asks for them, so they can still be taken
-    // back for startTls (unread bytes go to the handshake, never to the app)
-    // or handed to 'message' listeners when the socket switches to events.
+    // The readable is a byte stream (Direct Sockets: `type: 'bytes'`), so
+    // getReader({ mode: 'byob' }) works. It keeps no queue of its own
+    // (highWaterMark 0): chunks wait in this._queue until a read asks for
+    // them, so they can still be taken back for startTls (unread bytes go
+    // to the handshake, never to the app) or handed to 'message' listeners
+    // when the socket switches to events. A default read gets a whole chunk
+    // (enqueued; see ownChunk); a BYOB read gets bytes copied into its view.
     this._rhwm = optInt(o, 'readableHighWaterMark', 'options', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_READABLE_HWM;
     this._queue = [];
     this._queued = 0;
@@ -104,6 +120,7 @@ class TCPSocket extends SocketBase {
     this._rc = null;
     this._readableClosed = false;
     this._readable = new ReadableStream({
+      type: 'bytes',
       start: (c) => { this._rc = c; },
       pull: () => { this._onPull(); },
       cancel: () => { this._onCancel(); },
@@ -267,14 +284,38 @@ class TCPSocket extends SocketBase {
   // ------------------------------------------------------------ streams
   _onPull() {
     if (this._queue.length > 0) {
-      const chunk = this._queue.shift();
-      this._queued -= chunk.byteLength;
-      this._rc.enqueue(chunk);
+      const req = this._rc.byobRequest;
+      if (req !== null) {
+        this._fillView(req);
+      } else {
+        const chunk = this._queue.shift();
+        this._queued -= chunk.byteLength;
+        this._rc.enqueue(ownChunk(chunk));
+      }
       if (this._queue.length === 0 && this._ended) this._finishReadable();
     } else {
+      // Wait for data, with the network flowing: a BYOB read whose view (or
+      // `min`) is larger than what is queued pulls again after every fill,
+      // so data is never paused while a read waits.
       this._wanted = true;
     }
     this._maybeResume();
+  }
+
+  /** A BYOB read: copies queued bytes into its view (as many as fit) and responds. */
+  _fillView(req) {
+    const view = req.view;
+    let n = 0;
+    while (n < view.byteLength && this._queue.length > 0) {
+      const chunk = this._queue[0];
+      const take = Math.min(chunk.byteLength, view.byteLength - n);
+      view.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), n);
+      n += take;
+      if (take === chunk.byteLength) this._queue.shift();
+      else this._queue[0] = chunk.subarray(take);
+      this._queued -= take;
+    }
+    req.respond(n);
   }
 
   _maybeResume() {
@@ -288,7 +329,14 @@ class TCPSocket extends SocketBase {
     if (this._readableClosed || this._rc === null) return;
     this._readableClosed = true;
     try {
-      if (err) this._rc.error(err); else this._rc.close();
+      if (err) {
+        this._rc.error(err);
+      } else {
+        this._rc.close();
+        // A pending BYOB read learns of the end only through respond(0).
+        const req = this._rc.byobRequest;
+        if (req !== null) req.respond(0);
+      }
     } catch { /* already closed */ }
   }
 
@@ -375,11 +423,19 @@ class TCPSocket extends SocketBase {
     if (this._readableClosed) return;
     if (this._wanted && this._queue.length === 0) {
       this._wanted = false;
-      this._rc.enqueue(data);
-      return;
+      const req = this._rc.byobRequest;
+      if (req === null) {
+        this._rc.enqueue(ownChunk(data));
+        return;
+      }
+      this._queue.push(data);
+      this._queued += data.byteLength;
+      this._fillView(req); // what does not fit stays queued
+      if (this._queue.length === 0) return;
+    } else {
+      this._queue.push(data);
+      this._queued += data.byteLength;
     }
-    this._queue.push(data);
-    this._queued += data.byteLength;
     if (this._queued >= this._rhwm && !this._flowPaused) {
       this._flowPaused = true;
       if (!this._suspended) api.pause(this._handle);

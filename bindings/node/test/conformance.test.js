@@ -304,3 +304,116 @@ test('TLS material: startTls() rejects with the same TypeError', { timeout: 2000
     await srv.stop();
   }
 });
+
+// ------------------------------------------------ the readable is a byte stream
+
+/** A node:net server that sends `data` to each client, then ends. */
+async function sendingServer(data) {
+  const srv = net.createServer((c) => { c.on('error', () => {}); c.end(data); });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return { port: srv.address().port, stop: () => new Promise((r) => srv.close(r)) };
+}
+
+test('TCPSocket.readable is a byte stream: getReader({ mode: "byob" }) reads into the caller\'s views', { timeout: 20000 }, async () => {
+  const crypto = require('node:crypto');
+  const data = crypto.randomBytes(300 * 1024);
+  const srv = await sendingServer(data);
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await sock.opened;
+    const reader = sock.readable.getReader({ mode: 'byob' });
+    const parts = [];
+    let view = new Uint8Array(10000);
+    for (let i = 0; i < 1000; i++) {
+      const { value, done } = await withTimeout(reader.read(view), 5000, 'byob read');
+      if (done) break;
+      assert.ok(value instanceof Uint8Array);
+      assert.ok(value.byteLength > 0 && value.byteLength <= 10000);
+      parts.push(Buffer.from(value)); // copy: the view's buffer is handed back below
+      view = new Uint8Array(value.buffer, 0, 10000);
+    }
+    assert.ok(Buffer.concat(parts).equals(data), 'every byte, in order');
+    reader.releaseLock();
+    await withTimeout(sock.close(), 5000, 'closed'); // the peer ended; our side closes
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a BYOB read larger than the receive high-water mark completes (min = the whole view)', { timeout: 30000 }, async () => {
+  // 3 MiB asked for at once, with the readable's pause mark at 64 KiB and
+  // the library's at 256 KiB: data must keep flowing while the read waits.
+  const crypto = require('node:crypto');
+  const size = 3 * 1024 * 1024;
+  const data = crypto.randomBytes(size);
+  const srv = await sendingServer(data);
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port, {
+      readableHighWaterMark: 64 * 1024, receiveHighWaterMark: 256 * 1024,
+    });
+    await sock.opened;
+    const reader = sock.readable.getReader({ mode: 'byob' });
+    const { value, done } = await withTimeout(reader.read(new Uint8Array(size), { min: size }), 20000, '3 MiB BYOB read');
+    assert.equal(done, false);
+    assert.equal(value.byteLength, size);
+    assert.ok(Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(data));
+    const end = await withTimeout(reader.read(new Uint8Array(16)), 5000, 'end');
+    assert.equal(end.done, true);
+    reader.releaseLock();
+    await withTimeout(sock.close(), 5000, 'closed'); // the peer ended; our side closes
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('a pending BYOB read ends with done when the peer closes; default reads still see every byte', { timeout: 20000 }, async () => {
+  const srv = await sendingServer(Buffer.from('abc'));
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await sock.opened;
+    const reader = sock.readable.getReader({ mode: 'byob' });
+    // Asks for more than will ever come: the end settles it with what came.
+    const r = await withTimeout(reader.read(new Uint8Array(64), { min: 64 }), 5000, 'short read');
+    assert.equal(Buffer.from(r.value).toString(), 'abc');
+    assert.equal(r.done, true);
+    reader.releaseLock();
+    await sock.close();
+  } finally {
+    await srv.stop();
+  }
+  // Default reads of many small and large chunks, data intact (the chunks
+  // a byte stream takes over never alias the binding's shared buffers).
+  const crypto = require('node:crypto');
+  const data = crypto.randomBytes(2 * 1024 * 1024);
+  const srv2 = net.createServer((c) => {
+    c.on('error', () => {});
+    let off = 0;
+    const pump = () => {
+      while (off < data.length) {
+        const n = Math.min(data.length - off, 1 + Math.floor(Math.random() * 70000));
+        const ok = c.write(data.subarray(off, off + n));
+        off += n;
+        if (!ok) { c.once('drain', pump); return; }
+      }
+      c.end();
+    };
+    pump();
+  });
+  await new Promise((r) => srv2.listen(0, '127.0.0.1', r));
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv2.address().port);
+    await sock.opened;
+    const reader = sock.readable.getReader();
+    const chunks = [];
+    for (;;) {
+      const { value, done } = await withTimeout(reader.read(), 5000, 'default read');
+      if (done) break;
+      chunks.push(value); // kept, not copied: later reads must not overwrite them
+    }
+    assert.ok(Buffer.concat(chunks).equals(data));
+    reader.releaseLock();
+    await sock.close();
+  } finally {
+    await new Promise((r) => srv2.close(r));
+  }
+});
