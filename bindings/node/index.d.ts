@@ -233,6 +233,11 @@ export declare class TCPSocket extends SocketCommon {
   /** Resolves once connected (and secure); rejects with the NetworkError of a failed connect. */
   readonly opened: Promise<TCPSocketOpenInfo>;
   readonly closed: Promise<void>;
+  /**
+   * A byte stream (`type: 'bytes'`): `getReader({ mode: 'byob' })` reads into
+   * the caller's buffer (`read(view, { min })` waits for at least min elements,
+   * however large); default reads give Uint8Array chunks.
+   */
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<BufferSourceLike>;
   /** The draft's spelling of writable. */

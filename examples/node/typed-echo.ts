@@ -15,13 +15,17 @@ async function echoOnce(message: string): Promise<string> {
   const writer = info.writable.getWriter();
   await writer.write(new TextEncoder().encode(message));
   await writer.close();
+  // The readable is a byte stream: a BYOB reader reads into our own buffer.
   let out = '';
-  const reader = info.readable.getReader();
+  const reader = info.readable.getReader({ mode: 'byob' });
+  let view = new Uint8Array(4096);
   for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
+    const { value, done } = await reader.read(view);
+    if (done || value === undefined) break;
     out += new TextDecoder().decode(value);
+    view = new Uint8Array(value.buffer); // the read hands the buffer back
   }
+  reader.releaseLock();
   await server.close();
   return out;
 }
