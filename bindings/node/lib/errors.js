@@ -26,8 +26,6 @@ function domName(code) {
   return 'NetworkError';
 }
 
-const TLS_CODES = { first: -49, last: -40 }; // W3S_ETLS* (see w3sock.h)
-
 /**
  * Whether a failure to create a socket comes from the network or the OS
  * (address in use, permission denied, name not found, no descriptors...)
@@ -35,7 +33,7 @@ const TLS_CODES = { first: -49, last: -40 }; // W3S_ETLS* (see w3sock.h)
  * not thrown. TLS codes at creation time mean bad TLS options: thrown.
  */
 function fromNetwork(code) {
-  if (code >= TLS_CODES.first && code <= TLS_CODES.last) return false;
+  if ((api.err_name(code) || '').startsWith('W3S_ETLS')) return false;
   return domName(code) === 'NetworkError';
 }
 

@@ -417,3 +417,17 @@ test('a pending BYOB read ends with done when the peer closes; default reads sti
     await new Promise((r) => srv2.close(r));
   }
 });
+
+test('connect failures (address not available, refused) reject opened; the constructor returns', { timeout: 20000 }, async () => {
+  const port = await freePort();
+  const cases = [
+    [() => new TCPSocket('127.0.0.1', port, { localAddress: '192.0.2.1' }), 'W3S_EADDRNOTAVAIL'],
+    [() => new TCPSocket('127.0.0.1', port), 'W3S_ECONNREFUSED'],
+  ];
+  for (const [make, code] of cases) {
+    let s;
+    assert.doesNotThrow(() => { s = make(); });
+    await rejectsWith(s.opened, 'NetworkError', code);
+    await rejectsWith(s.closed, 'NetworkError', code);
+  }
+});
