@@ -387,7 +387,8 @@ class TCPSocket extends SocketBase {
   _event(type, buf, off) {
     switch (type) {
       case EV.DATA: {
-        this._onData(native.payload(buf, off));
+        // Stream mode: copies that own their buffers (the byte stream takes them over).
+        this._onData(native.payload(buf, off, !this._eventMode));
         break;
       }
       case EV.DRAIN:
