@@ -5,6 +5,12 @@
 
 export type ReadyState = 'opening' | 'open' | 'closing' | 'closed' | 'halfclosed';
 export type TLSVersion = 'tls1.2' | 'tls1.3' | 'TLSv1.2' | 'TLSv1.3';
+/**
+ * PEM contents (not a file name), as node:tls takes them: pass a file as
+ * `fs.readFileSync(path)`. Text with no "-----BEGIN" block (a path, DER bytes)
+ * throws TypeError; a PEM block that does not parse throws InvalidAccessError
+ * (W3S_ETLS_BAD_PEM).
+ */
 export type PEM = string | Uint8Array | Array<string | Uint8Array>;
 export type BufferSourceLike = ArrayBufferView | ArrayBuffer | string;
 
@@ -224,8 +230,14 @@ export declare class TCPSocket extends SocketCommon {
   readonly noDelay: boolean;
   readonly useSecureTransport: boolean;
   readonly readyState: ReadyState;
+  /** Resolves once connected (and secure); rejects with the NetworkError of a failed connect. */
   readonly opened: Promise<TCPSocketOpenInfo>;
   readonly closed: Promise<void>;
+  /**
+   * A byte stream (`type: 'bytes'`): `getReader({ mode: 'byob' })` reads into
+   * the caller's buffer (`read(view, { min })` waits for at least min elements,
+   * however large); default reads give Uint8Array chunks.
+   */
   readonly readable: ReadableStream<Uint8Array>;
   readonly writable: WritableStream<BufferSourceLike>;
   /** The draft's spelling of writable. */
@@ -234,8 +246,15 @@ export declare class TCPSocket extends SocketCommon {
   readonly isHalfClosed: boolean;
   readonly alpn: string | null;
   readonly bufferedAmount: number;
-  close(): void;
-  abort(): void;
+  /**
+   * Graceful close (queued data is sent first); settles as `closed` does.
+   * Rejects with InvalidStateError, closing nothing, while a reader or writer
+   * holds one of the socket's streams (Direct Sockets); use abort() then.
+   * Not awaiting it is safe: a rejection of `closed` is never reported as unhandled.
+   */
+  close(): Promise<void>;
+  /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
+  abort(): Promise<void>;
   halfClose(): void;
   send(data: BufferSourceLike): boolean;
   sendFile(path: string, offset?: number, length?: number): boolean;
@@ -255,12 +274,25 @@ export declare class TCPServerSocket extends SocketCommon {
   readonly addressReuse: boolean;
   readonly useSecureTransport: boolean;
   readonly readyState: ReadyState;
+  /**
+   * Resolves once listening; rejects (NetworkError) when the network or the OS
+   * refuses, e.g. W3S_EADDRINUSE, W3S_EADDRNOTAVAIL, W3S_EACCES: the
+   * constructor throws only for malformed arguments.
+   */
   readonly opened: Promise<TCPServerSocketOpenInfo>;
   readonly closed: Promise<void>;
   readonly connections: ReadableStream<TCPSocket>;
   readonly readable: ReadableStream<TCPSocket>;
   listen(): Promise<TCPSocket>;
-  close(): void;
+  /**
+   * Graceful close (queued data is sent first); settles as `closed` does.
+   * Rejects with InvalidStateError, closing nothing, while a reader or writer
+   * holds one of the socket's streams (Direct Sockets); use abort() then.
+   * Not awaiting it is safe: a rejection of `closed` is never reported as unhandled.
+   */
+  close(): Promise<void>;
+  /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
+  abort(): Promise<void>;
   onconnection: Handler<ConnectionEvent>;
 }
 
@@ -286,6 +318,11 @@ export declare class UDPSocket extends SocketCommon {
   readonly addressReuse: boolean;
   readonly loopback: boolean;
   readonly readyState: ReadyState;
+  /**
+   * Resolves once bound; rejects (NetworkError) when the network or the OS
+   * refuses, e.g. W3S_EADDRINUSE, W3S_EADDRNOTAVAIL, W3S_EACCES: the
+   * constructor throws only for malformed arguments.
+   */
   readonly opened: Promise<UDPSocketOpenInfo>;
   readonly closed: Promise<void>;
   readonly readable: ReadableStream<ReceivedUDPMessage>;
@@ -293,7 +330,20 @@ export declare class UDPSocket extends SocketCommon {
   readonly writeable: WritableStream<UDPMessage | BufferSourceLike>;
   readonly bufferedAmount: number;
   readonly joinedGroups: JoinedGroup[];
-  close(): void;
+  /**
+   * Graceful close (queued data is sent first); settles as `closed` does.
+   * Rejects with InvalidStateError, closing nothing, while a reader or writer
+   * holds one of the socket's streams (Direct Sockets); use abort() then.
+   * Not awaiting it is safe: a rejection of `closed` is never reported as unhandled.
+   */
+  close(): Promise<void>;
+  /** Immediate close (a TCP connection is reset), even while a stream is locked; settles as `closed` does. */
+  abort(): Promise<void>;
+  /**
+   * One datagram; false once the send queue is at its high-water mark. Throws
+   * TypeError (code W3S_ENOTCONN) without a destination on an unconnected
+   * socket, TypeError (code W3S_EISCONN) naming another peer than the connected one.
+   */
   send(data: BufferSourceLike, remoteAddress?: string, remotePort?: number): boolean;
   setPeer(address: string | null, port?: number): void;
   joinMulticast(group: string, options?: MulticastOptions): void;

@@ -10,8 +10,10 @@ async function main() {
   const server = new TCPServerSocket({ localAddress, localPort: port });
   const info = await server.opened;
   console.log(`listening on ${info.localAddress}:${info.localPort}`);
-  process.on('SIGTERM', () => server.close());
-  process.on('SIGINT', () => server.close());
+  // The for-await loop below holds the connections stream, so close() would
+  // be refused (InvalidStateError); abort() closes regardless and ends the loop.
+  process.on('SIGTERM', () => server.abort());
+  process.on('SIGINT', () => server.abort());
   for await (const sock of server.connections) {
     console.log(`connection from ${sock.remoteAddress}:${sock.remotePort}`);
     // Echo until the client half-closes; pipeTo then half-closes our side.

@@ -28,10 +28,10 @@ async function main() {
       buffered = buffered.slice(i + 1);
       answers++;
     }
-    if (answers >= lines.length) break;
+    if (answers >= lines.length) break; // leaving the loop releases the readable
   }
-  sock.close();
-  await sock.closed;
+  writer.releaseLock(); // close() refuses while a writer holds the writable
+  await sock.close();
 }
 
 main().catch((err) => { console.error(`${err.name} (${err.code}): ${err.message}`); process.exitCode = 1; });

@@ -15,14 +15,18 @@ async function echoOnce(message: string): Promise<string> {
   const writer = info.writable.getWriter();
   await writer.write(new TextEncoder().encode(message));
   await writer.close();
+  // The readable is a byte stream: a BYOB reader reads into our own buffer.
   let out = '';
-  const reader = info.readable.getReader();
+  const reader = info.readable.getReader({ mode: 'byob' });
+  let view = new Uint8Array(4096);
   for (;;) {
-    const { value, done } = await reader.read();
-    if (done) break;
+    const { value, done } = await reader.read(view);
+    if (done || value === undefined) break;
     out += new TextDecoder().decode(value);
+    view = new Uint8Array(value.buffer); // the read hands the buffer back
   }
-  server.close();
+  reader.releaseLock();
+  await server.close();
   return out;
 }
 
@@ -30,9 +34,11 @@ async function datagram(): Promise<void> {
   const u = new UDPSocket({ localAddress: '127.0.0.1', loopback: false });
   await u.opened;
   const ok: boolean = u.send('ping', '127.0.0.1', u.localPort);
-  const { value } = await u.readable.getReader().read();
+  const reader = u.readable.getReader();
+  const { value } = await reader.read();
   console.log(ok, value?.remoteAddress, value?.remotePort, value?.data.byteLength);
-  u.close();
+  reader.releaseLock(); // close() refuses while a reader holds the readable
+  await u.close();
 }
 
 echoOnce('typed hello').then(datagram).catch((e: W3SockError) => {

@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, SIZES, OPT, READY_STATES, fixedString } = native;
-const { check, lastError, typeError, w3sError } = require('./errors');
+const { check, checkClose, lastError, typeError, w3sError, stateError, fromNetwork } = require('./errors');
 const { getLoop, hookExit } = require('./loop');
 
 /** The superset proposal's message event: data (+ remote address/port for UDP). */
@@ -57,7 +57,10 @@ function defineHandlers(cls, names) {
           this[key] = undefined;
         }
         if (typeof fn === 'function') {
-          const wrapper = (ev) => fn.call(this, ev);
+          // The handler's return value is dropped, as browsers do: Node's
+          // EventTarget reports a returned promise's rejection as an
+          // uncaught exception, and `s.onend = () => s.close()` returns one.
+          const wrapper = (ev) => { fn.call(this, ev); };
           this[key] = { fn, wrapper };
           this.addEventListener(name, wrapper);
         }
@@ -138,6 +141,13 @@ function deferred() {
   return { promise, resolve, reject, settled: false };
 }
 
+/** A rejected promise that is never reported as unhandled (the caller may ignore it). */
+function quietReject(err) {
+  const p = Promise.reject(err);
+  p.catch(noop);
+  return p;
+}
+
 function settle(d, ok, value) {
   if (d.settled) return;
   d.settled = true;
@@ -160,6 +170,64 @@ class SocketBase extends EventTarget {
   get closed() { return this._closed.promise; }
 
   /**
+   * The W3C draft's Promise close(): a graceful close, settling as `closed`
+   * does. `closed` carries a handler of its own, so a close() nobody awaits
+   * still closes without an unhandled-rejection report. While a reader or
+   * writer holds one of the socket's streams it refuses with
+   * InvalidStateError, as Direct Sockets does (that rejection is the
+   * caller's to handle); abort() closes regardless.
+   */
+  close() {
+    if (this._closedFlag) return this.closed;
+    const locked = this._lockedStream();
+    if (locked !== null) {
+      return Promise.reject(stateError(
+        `close() refused: the ${locked} stream is locked by a reader or writer; release the lock first, or use abort()`));
+    }
+    try {
+      this._closeGracefully();
+    } catch (err) {
+      return quietReject(err);
+    }
+    return this.closed;
+  }
+
+  /**
+   * Immediate close (a TCP connection is reset), whether or not a stream is
+   * locked: the escape hatch close() refuses to be. Settles as `closed` does.
+   */
+  abort() {
+    if (this._closedFlag) return this.closed;
+    this._readyState = 'closing';
+    try {
+      checkClose(api.abort(this._handle));
+    } catch (err) {
+      return quietReject(err);
+    }
+    return this.closed;
+  }
+
+  /** The graceful close itself (no lock check): queued data is sent first. */
+  _closeGracefully() {
+    if (this._closedFlag || this._readyState === 'closing') return;
+    this._readyState = 'closing';
+    checkClose(api.close(this._handle));
+  }
+
+  /** The name of a stream of this socket a reader or writer holds, or null. */
+  _lockedStream() {
+    for (const [name, stream] of this._streams()) {
+      if (stream !== null && stream !== undefined && stream.locked) return name;
+    }
+    return null;
+  }
+
+  /** [name, stream] pairs close() checks for locks (subclasses list theirs). */
+  _streams() {
+    return [];
+  }
+
+  /**
    * The events every socket kind handles alike: ERROR keeps the error for
    * the CLOSE that follows; CLOSE ends the socket (_onClose, with the code).
    * Subclasses handle their own types and pass the rest here.
@@ -175,7 +243,7 @@ class SocketBase extends EventTarget {
    * close code; W3S_EABORTED is a plain close), or null.
    */
   _beginClose(code) {
-    this._loop.remove(this._handle);
+    if (this._handle !== 0) this._loop.remove(this._handle);
     this._closedFlag = true;
     this._readyState = 'closed';
     if (this._error === null && code < 0 && code !== native.ERR.EABORTED) this._error = w3sError(code, '');
@@ -239,8 +307,31 @@ class SocketBase extends EventTarget {
     native.hold(keep);
     const h = create(loop.handle);
     native.hold(null);
-    if (native.isNeg(h)) throw lastError(h);
+    if (native.isNeg(h)) {
+      const err = lastError(Number(h));
+      if (!fromNetwork(err.errno)) throw err;
+      this._failOpen(err);
+      return false;
+    }
     this._register(native.normHandle(h));
+    return true;
+  }
+
+  /**
+   * The library refused to make the socket for a reason of the network or
+   * the OS (address in use or not available, permission denied, no
+   * descriptors...): that is no argument error, so the constructor does
+   * not throw. The socket is closed without a handle; opened and closed
+   * reject with err, and the 'error' and 'close' events follow on a later
+   * turn, once the caller could attach listeners (as for a failed connect).
+   */
+  _failOpen(err) {
+    this._handle = 0;
+    this._error = err;
+    this._closedFlag = true;
+    this._readyState = 'closed';
+    settle(this._opened, false, err);
+    setImmediate(() => this._onClose(err.errno));
   }
 
   static _loop() {
@@ -288,7 +379,7 @@ class SocketBase extends EventTarget {
 }
 
 module.exports = {
-  deferred, settle, errorOfEvent,
+  deferred, settle, quietReject, errorOfEvent,
   SocketBase, SocketMessageEvent, SocketErrorEvent, SocketCloseEvent, ConnectionEvent,
   defineHandlers, readInfo,
 };

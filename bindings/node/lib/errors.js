@@ -19,6 +19,17 @@ function domName(code) {
 }
 
 /**
+ * Whether a failure to create a socket comes from the network or the OS
+ * (address in use, permission denied, name not found, no descriptors...)
+ * rather than from the arguments: such failures reject `opened`, they are
+ * not thrown. TLS codes at creation time mean bad TLS options: thrown.
+ */
+function fromNetwork(code) {
+  if ((api.err_name(code) || '').startsWith('W3S_ETLS')) return false;
+  return domName(code) === 'NetworkError';
+}
+
+/**
  * A DOMException for a native code. `code` is the native error name
  * ("W3S_ECONNREFUSED"), `errno` the number, `detail` the library's message.
  */
@@ -65,6 +76,19 @@ function typeError(message) {
   return e;
 }
 
+/**
+ * A caller's mistake the library reports with a native code (e.g. a UDP
+ * datagram without a destination, W3S_ENOTCONN): a TypeError, as Direct
+ * Sockets specifies, keeping the native code, errno and message.
+ */
+function argumentError(err) {
+  const e = new TypeError(err.message);
+  e.code = err.code;
+  e.errno = err.errno;
+  e.detail = err.detail;
+  return e;
+}
+
 function stateError(message) {
   const e = new DOMException(message, 'InvalidStateError');
   Object.defineProperty(e, 'code', { value: 'W3S_ESTATE', enumerable: true, configurable: true, writable: true });
@@ -80,4 +104,4 @@ function abortError(message) {
 }
 
 module.exports = {
-  checkClose, domName, w3sError, lastError, check, typeError, stateError, abortError };
+  checkClose, domName, fromNetwork, argumentError, w3sError, lastError, check, typeError, stateError, abortError };

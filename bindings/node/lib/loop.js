@@ -10,21 +10,17 @@ const native = require('./native');
 const { api, EVENT_SIZE, readHandle, normHandle } = native;
 const { check } = require('./errors');
 const { watchFd } = require('./uv');
+const runtime = require('./runtime');
 
 const BATCH = 1024;
 const MAX_ROUNDS = 64; // batches per drain before yielding to the JS loop
 
 let current = null;
 
-// process._tickCallback runs the nextTick queue and the microtasks (what
-// Node does when an I/O callback returns). It is a documentation-only
-// deprecation (DEP0134) that warns under --pending-deprecation: there we
-// keep the setImmediate hop instead.
-const tickCallback = typeof process._tickCallback === 'function' ? process._tickCallback : null;
-const DIRECT = tickCallback !== null && process.env.W3SOCK_DRAIN !== 'immediate' &&
-  !process.execArgv.includes('--pending-deprecation') &&
-  !/(^|\s)--pending-deprecation\b/.test(process.env.NODE_OPTIONS || '') &&
-  process.env.NODE_PENDING_DEPRECATION !== '1';
+// Draining right in the uv_poll callback needs the ticks run afterwards,
+// which only a Node internal can do (see runtime.js); without it we keep
+// the setImmediate hop.
+const DIRECT = runtime.canRunTicks;
 
 class Loop {
   constructor() {
@@ -114,7 +110,7 @@ class Loop {
     if (this.scheduled || this.draining || this.closed) return;
     this.drain();
     try {
-      tickCallback();
+      runtime.runTicks();
     } catch (err) {
       // An uncaught exception from a tick: let Node report it as usual,
       // from a proper callback scope.

@@ -259,24 +259,28 @@ function pollIntoSlab(loop, events, max) {
   return api.loop_poll_into(loop, events, max, 0, slabAddr + slabOff, SLAB_SIZE - slabOff);
 }
 
-/** The payload of the event at off in buf: a view of the slab or a copy. */
-function payload(buf, off) {
+/**
+ * The payload of the event at off in buf: a view of the slab or a copy.
+ * own: a copy that owns its whole ArrayBuffer (for a byte stream, which
+ * transfers the buffer of what it is given), leaving the slab reusable.
+ */
+function payload(buf, off, own = false) {
   const len = eventLen(buf, off);
   if (len === 0) return Buffer.alloc(0);
   const at = ptrAt(buf, off + EVENT_OFF.data) - slabAddr;
   if (slab !== null && at >= slabOff && at + len <= SLAB_SIZE) {
-    if (len >= VIEW_MIN) {
+    if (len >= VIEW_MIN && !own) {
       slabOff = at + len + 1;
       return slab.subarray(at, at + len);
     }
-    const out = Buffer.allocUnsafe(len);
+    const out = own ? Buffer.allocUnsafeSlow(len) : Buffer.allocUnsafe(len);
     slab.copy(out, 0, at, at + len);
     return out;
   }
   if (batchN > 0 && buf === batchBuf) mapBatch();
   const s = ptrAt(buf, off + EVENT_OFF.data) - viewBase;
   if (view === null || s < 0 || s + len > viewLen) return copyOut(buf.readBigUInt64LE(off + EVENT_OFF.data), len);
-  const out = len < SMALL_PAYLOAD ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
+  const out = len < SMALL_PAYLOAD && !own ? Buffer.allocUnsafe(len) : Buffer.allocUnsafeSlow(len);
   view.copy(out, 0, s, s + len);
   return out;
 }

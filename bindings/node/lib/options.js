@@ -50,10 +50,39 @@ function optPem(o, key, what) {
   return pemText(v, `${what}.${key}`);
 }
 
+const PEM_MARKER = '-----BEGIN ';
+
+/**
+ * PEM text of v. Material is contents, as in node:tls; text with no PEM
+ * block at all (a file path, DER bytes, a typo) is refused here with a
+ * TypeError that says what was given, instead of reaching the library as
+ * "PEM" and failing there with a bare W3S_ETLS_BAD_PEM. Text that has a
+ * PEM block but does not parse still gets the library's error.
+ */
 function pemText(v, what) {
-  if (typeof v === 'string') return v;
-  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
-  throw typeError(`${what} must be a PEM string or Buffer`);
+  let text;
+  if (typeof v === 'string') text = v;
+  else if (v instanceof Uint8Array) text = Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+  else throw typeError(`${what} must be PEM text (a string or Buffer), got ${describe(v)}`);
+  if (!text.includes(PEM_MARKER)) throw notPem(text, typeof v === 'string', what);
+  return typeof v === 'string' ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8');
+}
+
+function describe(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? `a ${v.constructor ? v.constructor.name : 'object'}` : `a ${typeof v}`;
+}
+
+function notPem(text, isString, what) {
+  const hint = 'pass the PEM contents, e.g. fs.readFileSync(path), as node:tls does';
+  if (!isString) {
+    return typeError(`${what} holds ${text.length} bytes with no PEM block ("${PEM_MARKER}..."; DER must be converted to PEM): ${hint}`);
+  }
+  const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+  const pathLike = text !== '' && !/[\r\n]/.test(text) && /[/\\.]/.test(text);
+  const verdict = pathLike ? 'looks like a file path, not PEM text' : 'is not PEM text (no "-----BEGIN ...-----" block)';
+  return typeError(`${what} ${shown} ${verdict}: ${hint}`);
 }
 
 function setPtr(buf, off, str, keep) {

@@ -4,7 +4,7 @@
 
 const native = require('./native');
 const { api, EV, readHandle, fixedString } = native;
-const { checkClose, abortError, stateError } = require('./errors');
+const { abortError, stateError } = require('./errors');
 const { tcpOptions, optObject } = require('./options');
 const {
   deferred, settle, SocketBase, ConnectionEvent,
@@ -39,7 +39,9 @@ class TCPServerSocket extends SocketBase {
       },
       cancel: () => { this._connectionsClosed = true; this._wanted = 0; },
     }, { highWaterMark: 0 });
-    this._open(keep, (loop) => api.tcp_listen(loop, buf, 0));
+    this._localAddress = null;
+    this._localPort = null;
+    if (!this._open(keep, (loop) => api.tcp_listen(loop, buf, 0))) return;
     // Binding happened before tcp_listen returned: the port is known now.
     const info = readInfo(this._handle);
     this._localAddress = info.localAddress;
@@ -62,10 +64,10 @@ class TCPServerSocket extends SocketBase {
     return d.promise;
   }
 
-  close() {
-    if (this._closedFlag || this._readyState === 'closing') return;
-    this._readyState = 'closing';
-    checkClose(api.close(this._handle));
+  // close() and abort() (both returning a promise settled as `closed`)
+  // come from SocketBase; close() refuses while connections is locked.
+  _streams() {
+    return [['connections', this._connections]];
   }
 
   _event(type, buf, off) {
@@ -124,7 +126,7 @@ class TCPServerSocket extends SocketBase {
     const pending = this._pending;
     this._pending = [];
     for (const sock of pending) {
-      try { if (!sock._closedFlag) sock.close(); } catch { /* library shut down */ }
+      try { if (!sock._closedFlag) sock._closeGracefully(); } catch { /* library shut down */ }
     }
     if (this._cc !== null && !this._connectionsClosed) {
       this._connectionsClosed = true;

@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg } = native;
-const { check, checkClose, lastError, typeError, stateError, abortError } = require('./errors');
+const { check, lastError, typeError, stateError, abortError } = require('./errors');
 const { tcpOptions, tlsOptions, optObject, optInt } = require('./options');
 const {
   deferred, settle, SocketBase, SocketMessageEvent,
@@ -42,6 +42,19 @@ function sendBytes(h, bytes) {
     if (isNeg(r)) throw lastError(r);
   }
   return Number(r);
+}
+
+/**
+ * chunk, or a copy of it that owns its whole ArrayBuffer. A byte stream
+ * takes over (transfers, detaching) the buffer of every chunk enqueued;
+ * received data is often a view of a larger buffer (the slab of native.js,
+ * Buffer's pool) that must stay usable, and only those are copied.
+ */
+function ownChunk(chunk) {
+  if (chunk.byteOffset === 0 && chunk.buffer.byteLength === chunk.byteLength) return chunk;
+  const out = Buffer.allocUnsafeSlow(chunk.byteLength);
+  out.set(chunk);
+  return out;
 }
 
 class TCPSocket extends SocketBase {
@@ -92,10 +105,13 @@ class TCPSocket extends SocketBase {
     this._tlsPending = null;
     this._opened = deferred();
     this._closed = deferred();
-    // The readable keeps no queue of its own (highWaterMark 0): chunks wait
-    // in this._queue until a read asks for them, so they can still be taken
-    // back for startTls (unread bytes go to the handshake, never to the app)
-    // or handed to 'message' listeners when the socket switches to events.
+    // The readable is a byte stream (Direct Sockets: `type: 'bytes'`), so
+    // getReader({ mode: 'byob' }) works. It keeps no queue of its own
+    // (highWaterMark 0): chunks wait in this._queue until a read asks for
+    // them, so they can still be taken back for startTls (unread bytes go
+    // to the handshake, never to the app) or handed to 'message' listeners
+    // when the socket switches to events. A default read gets a whole chunk
+    // (enqueued; see ownChunk); a BYOB read gets bytes copied into its view.
     this._rhwm = optInt(o, 'readableHighWaterMark', 'options', 1, Number.MAX_SAFE_INTEGER) ?? DEFAULT_READABLE_HWM;
     this._queue = [];
     this._queued = 0;
@@ -104,6 +120,7 @@ class TCPSocket extends SocketBase {
     this._rc = null;
     this._readableClosed = false;
     this._readable = new ReadableStream({
+      type: 'bytes',
       start: (c) => { this._rc = c; },
       pull: () => { this._onPull(); },
       cancel: () => { this._onCancel(); },
@@ -169,18 +186,10 @@ class TCPSocket extends SocketBase {
   }
 
   // ------------------------------------------------------------ methods
-  /** Graceful close: queued data is sent first. */
-  close() {
-    if (this._closedFlag || this._readyState === 'closing') return;
-    this._readyState = 'closing';
-    checkClose(api.close(this._handle));
-  }
-
-  /** Immediate close (RST); not in the draft, as chrome.socket's destroy. */
-  abort() {
-    if (this._closedFlag) return;
-    this._readyState = 'closing';
-    checkClose(api.abort(this._handle));
+  // close() and abort() (both returning a promise settled as `closed`)
+  // come from SocketBase.
+  _streams() {
+    return [['readable', this._readable], ['writable', this._writable]];
   }
 
   /** Sends FIN after the queued data; reading goes on. */
@@ -275,14 +284,38 @@ class TCPSocket extends SocketBase {
   // ------------------------------------------------------------ streams
   _onPull() {
     if (this._queue.length > 0) {
-      const chunk = this._queue.shift();
-      this._queued -= chunk.byteLength;
-      this._rc.enqueue(chunk);
+      const req = this._rc.byobRequest;
+      if (req !== null) {
+        this._fillView(req);
+      } else {
+        const chunk = this._queue.shift();
+        this._queued -= chunk.byteLength;
+        this._rc.enqueue(ownChunk(chunk));
+      }
       if (this._queue.length === 0 && this._ended) this._finishReadable();
     } else {
+      // Wait for data, with the network flowing: a BYOB read whose view (or
+      // `min`) is larger than what is queued pulls again after every fill,
+      // so data is never paused while a read waits.
       this._wanted = true;
     }
     this._maybeResume();
+  }
+
+  /** A BYOB read: copies queued bytes into its view (as many as fit) and responds. */
+  _fillView(req) {
+    const view = req.view;
+    let n = 0;
+    while (n < view.byteLength && this._queue.length > 0) {
+      const chunk = this._queue[0];
+      const take = Math.min(chunk.byteLength, view.byteLength - n);
+      view.set(take === chunk.byteLength ? chunk : chunk.subarray(0, take), n);
+      n += take;
+      if (take === chunk.byteLength) this._queue.shift();
+      else this._queue[0] = chunk.subarray(take);
+      this._queued -= take;
+    }
+    req.respond(n);
   }
 
   _maybeResume() {
@@ -296,7 +329,14 @@ class TCPSocket extends SocketBase {
     if (this._readableClosed || this._rc === null) return;
     this._readableClosed = true;
     try {
-      if (err) this._rc.error(err); else this._rc.close();
+      if (err) {
+        this._rc.error(err);
+      } else {
+        this._rc.close();
+        // A pending BYOB read learns of the end only through respond(0).
+        const req = this._rc.byobRequest;
+        if (req !== null) req.respond(0);
+      }
     } catch { /* already closed */ }
   }
 
@@ -316,7 +356,7 @@ class TCPSocket extends SocketBase {
     this._queue = [];
     this._queued = 0;
     this._maybeResume();
-    if (this._writeClosed && !this._closedFlag) this.close();
+    if (this._writeClosed && !this._closedFlag) this._closeGracefully();
   }
 
   _write(chunk) {
@@ -335,7 +375,7 @@ class TCPSocket extends SocketBase {
     const rc = api.half_close(this._handle);
     if (rc < 0) throw lastError(rc);
     if (this._readyState === 'open') this._readyState = 'halfclosed';
-    if (this._readableClosed) this.close();
+    if (this._readableClosed) this._closeGracefully();
   }
 
   _writableAbort() {
@@ -347,7 +387,8 @@ class TCPSocket extends SocketBase {
   _event(type, buf, off) {
     switch (type) {
       case EV.DATA: {
-        this._onData(native.payload(buf, off));
+        // Stream mode: copies that own their buffers (the byte stream takes them over).
+        this._onData(native.payload(buf, off, !this._eventMode));
         break;
       }
       case EV.DRAIN:
@@ -383,11 +424,19 @@ class TCPSocket extends SocketBase {
     if (this._readableClosed) return;
     if (this._wanted && this._queue.length === 0) {
       this._wanted = false;
-      this._rc.enqueue(data);
-      return;
+      const req = this._rc.byobRequest;
+      if (req === null) {
+        this._rc.enqueue(ownChunk(data));
+        return;
+      }
+      this._queue.push(data);
+      this._queued += data.byteLength;
+      this._fillView(req); // what does not fit stays queued
+      if (this._queue.length === 0) return;
+    } else {
+      this._queue.push(data);
+      this._queued += data.byteLength;
     }
-    this._queue.push(data);
-    this._queued += data.byteLength;
     if (this._queued >= this._rhwm && !this._flowPaused) {
       this._flowPaused = true;
       if (!this._suspended) api.pause(this._handle);

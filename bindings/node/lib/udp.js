@@ -5,7 +5,7 @@
 
 const native = require('./native');
 const { api, EV, isNeg, fixedString } = native;
-const { check, checkClose, lastError, typeError, stateError, abortError } = require('./errors');
+const { check, lastError, typeError, stateError, abortError, argumentError } = require('./errors');
 const { udpOptions, optObject, optInt, optString } = require('./options');
 const {
   deferred, settle, SocketBase, SocketMessageEvent,
@@ -23,6 +23,17 @@ function checkPort(port, what) {
 
 function checkAddress(addr, what) {
   if (typeof addr !== 'string' || addr === '' || addr.includes('\0')) throw typeError(`${what} must be a non-empty string`);
+}
+
+// The library's verdict on a destination that does not fit the socket: no
+// destination on an unconnected socket, or another peer than the connected
+// one. Both are the caller's mistake: TypeError (Direct Sockets).
+const DESTINATION_ERRORS = new Set(['W3S_ENOTCONN', 'W3S_EISCONN']);
+
+/** The error of a failed send: a TypeError for a destination mistake, else the DOMException. */
+function sendError(rc) {
+  const err = lastError(rc);
+  return DESTINATION_ERRORS.has(err.code) ? argumentError(err) : err;
 }
 
 class UDPSocket extends SocketBase {
@@ -55,9 +66,11 @@ class UDPSocket extends SocketBase {
       start: (c) => { this._wc = c; },
       write: (msg) => this._write(msg),
       close: () => { this._wc = null; },
-      abort: () => { this._wc = null; if (!this._closedFlag) this.close(); },
+      abort: () => { this._wc = null; if (!this._closedFlag) this._closeGracefully(); },
     }, { highWaterMark: 1 });
-    this._open(keep, (loop) => api.udp_open(loop, buf, 0));
+    this._localAddress = null;
+    this._localPort = null;
+    if (!this._open(keep, (loop) => api.udp_open(loop, buf, 0))) return;
     const info = readInfo(this._handle);
     this._localAddress = info.localAddress;
     this._localPort = info.localPort;
@@ -78,10 +91,10 @@ class UDPSocket extends SocketBase {
     try { return readInfo(this._handle).bufferedAmount; } catch { return 0; }
   }
 
-  close() {
-    if (this._closedFlag || this._readyState === 'closing') return;
-    this._readyState = 'closing';
-    checkClose(api.close(this._handle));
+  // close() and abort() (both returning a promise settled as `closed`)
+  // come from SocketBase.
+  _streams() {
+    return [['readable', this._readable], ['writable', this._writable]];
   }
 
   /**
@@ -103,7 +116,7 @@ class UDPSocket extends SocketBase {
       checkPort(remotePort, 'remotePort');
       r = api.send_to(this._handle, bytes, bytes.byteLength, remoteAddress, remotePort);
     }
-    if (isNeg(r)) throw lastError(r);
+    if (isNeg(r)) throw sendError(r);
     return Number(r);
   }
 

@@ -78,6 +78,7 @@ test('paused reader, 100 MB sender: writes block, RSS stays bounded, data intact
   const growth = peakRss - rss0;
   console.log(`# blocked at ${(inFlight / 1048576).toFixed(1)} MiB in flight; RSS ${rss0.toFixed(0)} -> peak ${peakRss.toFixed(0)} MiB`);
   assert.ok(growth < 100, `RSS grew by ${growth.toFixed(0)} MiB while moving 100 MB`);
+  reader.releaseLock(); // close() refuses while a reader holds the readable
   peer.close();
   await withTimeout(Promise.all([client.closed, peer.closed]), 10000, 'closed');
   server.close();

@@ -58,6 +58,7 @@ if (!inNetns) {
     assert.equal(otherGot, 0, 'a socket that did not join receives no group traffic');
     // The wrong family is refused.
     assert.throws(() => rx.joinMulticast('ff02::1:3'), (e) => e.name === 'InvalidAccessError');
+    reader.releaseLock(); // close() refuses while a reader holds the readable
     for (const x of [rx, other, tx]) x.close();
     await Promise.all([rx.closed, other.closed, tx.closed]);
   });
@@ -79,6 +80,7 @@ if (!inNetns) {
     loud.send('loud', group, rx.localPort);
     const m = await next(reader, 'looped datagram');
     assert.equal(Buffer.from(m.data).toString(), 'loud');
+    reader.releaseLock(); // close() refuses while a reader holds the readable
     for (const x of [rx, quiet, loud]) x.close();
     await Promise.all([rx.closed, quiet.closed, loud.closed]);
   });
@@ -99,6 +101,7 @@ if (!inNetns) {
     assert.equal(Buffer.from(m.data).toString(), 'from .2');
     assert.equal(m.remoteAddress, '127.0.0.2');
     rx.leaveMulticast(group, { source: '127.0.0.2' });
+    reader.releaseLock(); // close() refuses while a reader holds the readable
     for (const x of [rx, good, bad]) x.close();
     await Promise.all([rx.closed, good.closed, bad.closed]);
   });
@@ -115,6 +118,7 @@ if (!inNetns) {
     const m = await next(reader, 'IPv6 multicast datagram');
     assert.equal(Buffer.from(m.data).toString(), 'v6');
     assert.equal(m.remoteAddress, 'fd00::1');
+    reader.releaseLock(); // close() refuses while a reader holds the readable
     rx.close();
     tx.close();
     await Promise.all([rx.closed, tx.closed]);

@@ -43,6 +43,8 @@ if (impl === 'net') {
         if (mode === 'echo') writer.write(value);
         else { got += value.byteLength; if (got >= total) writer.write(Buffer.from('k')); }
       }
+      reader.releaseLock(); // close() refuses while a stream is locked
+      writer.releaseLock();
       s.close();
     }
   });
