@@ -20,7 +20,7 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop bench deps clean
+.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop test-dist dist docs bench deps clean
 
 all: lib
 
@@ -62,7 +62,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-abi test-go test-c test-interop test-python test-node
+test: lib deps test-abi test-go test-c test-interop test-python test-node test-dist
 	@echo "make test: all suites passed"
 
 # The shared tables (error codes, event types, struct layouts, version) in
@@ -90,6 +90,22 @@ test-python: lib
 
 test-node: lib
 	bindings/node/run-tests.sh
+
+# Release libraries, one per architecture (packaging/build-lib.sh: zig cc as
+# cgo's compiler, glibc 2.17 symbols, stripped); rebuilt only when the sources
+# change. `make dist` packs them into dist/: the sdist, a manylinux wheel per
+# architecture and the npm tarball (packaging/dist.sh). `make test-dist` checks
+# those as a user gets them and runs the arm64 C suite under qemu (tests/dist).
+DIST_LIBS  := $(foreach a,amd64 arm64,$(BUILD)/dist/linux-$(a)/libw3sock.so.$(SOVERSION))
+
+$(BUILD)/dist/linux-%/libw3sock.so.$(SOVERSION): $(GOSRC) packaging/build-lib.sh packaging/tools.sh
+	nice -n 10 packaging/build-lib.sh $* $@
+
+dist: $(DIST_LIBS)
+	packaging/dist.sh
+
+test-dist: dist
+	tests/dist/run.sh
 
 demo: lib $(C_EXAMPLES)
 	examples/run-demo.sh
