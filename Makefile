@@ -62,7 +62,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-abi test-go test-c test-interop test-python test-node test-dist
+test: lib deps test-abi test-go test-c test-interop test-python test-node test-dist docs
 	@echo "make test: all suites passed"
 
 # The shared tables (error codes, event types, struct layouts, version) in
@@ -106,6 +106,12 @@ dist: $(DIST_LIBS)
 
 test-dist: dist
 	tests/dist/run.sh
+
+# HTML API reference in build/docs/ from the header, the Python docstrings and
+# index.d.ts (packaging/docs/build.sh installs pdoc and typedoc into build/);
+# a broken reference fails it, so `make test` runs it.
+docs: lib
+	packaging/docs/build.sh
 
 demo: lib $(C_EXAMPLES)
 	examples/run-demo.sh
