@@ -93,13 +93,15 @@ test-node: lib
 
 # Release libraries, one per architecture (packaging/build-lib.sh: zig cc as
 # cgo's compiler, glibc 2.17 symbols, stripped); rebuilt only when the sources
-# change. `make dist` packs them into dist/: the sdist, a manylinux wheel per
+# change (and reused from build/dist-cache/ when the same sources come back).
+# `make dist` packs them into dist/: the sdist, a manylinux wheel per
 # architecture and the npm tarball (packaging/dist.sh). `make test-dist` checks
 # those as a user gets them and runs the arm64 C suite under qemu (tests/dist).
 DIST_LIBS  := $(foreach a,amd64 arm64,$(BUILD)/dist/linux-$(a)/libw3sock.so.$(SOVERSION))
 
 $(BUILD)/dist/linux-%/libw3sock.so.$(SOVERSION): $(GOSRC) packaging/build-lib.sh packaging/tools.sh
-	nice -n 10 packaging/build-lib.sh $* $@
+	@echo "packaging/build-lib.sh $* $@ (SOURCES: the $(words $(GOSRC)) files of GOSRC)"
+	@SOURCES="$(GOSRC)" nice -n 10 packaging/build-lib.sh $* $@
 
 dist: $(DIST_LIBS)
 	packaging/dist.sh

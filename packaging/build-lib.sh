@@ -6,9 +6,12 @@
 # machine, SONAME, exported functions (same set as include/w3sock.h) and
 # newest glibc symbol version.
 #
-# Usage: packaging/build-lib.sh amd64|arm64 OUT.so
-# (make builds build/dist/linux-<arch>/libw3sock.so.N with it, rebuilt only
-# when the sources change.)
+# Usage: [SOURCES="files..."] packaging/build-lib.sh amd64|arm64 OUT.so
+# make builds build/dist/linux-<arch>/libw3sock.so.N with it and passes the
+# library's source files in SOURCES: a library built from the same sources
+# (and the same script, zig and Go) is then reused from build/dist-cache/,
+# found by the SHA-256 of all of them, so switching branches back and forth or
+# `touch` does not rebuild it.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/tools.sh"
 arch=${1:?usage: build-lib.sh amd64|arm64 OUT.so}
@@ -23,6 +26,18 @@ out=$(cd "$(dirname "$out")" && pwd)/$(basename "$out")
 cd "$ROOT"
 # zig keeps its compiled glibc stubs in build/ so a clean machine's HOME stays clean
 export ZIG_GLOBAL_CACHE_DIR="$ROOT/build/zig-cache"
+key=
+if [ -n "${SOURCES:-}" ]; then
+  key=$( { for f in $(printf '%s\n' $SOURCES | sort -u); do printf '%s\n' "$f"; cat "$f"; done
+           cat "${BASH_SOURCE[0]}" "$ROOT/packaging/tools.sh"; ${GO:-go} version; "$VPY" -m ziglang version
+           echo "$arch"; } | sha256sum | cut -c1-16)
+  cached="$ROOT/build/dist-cache/libw3sock-$arch-$key.so"
+  if [ -f "$cached" ]; then
+    cp "$cached" "$out"
+    echo "build-lib: $arch -> $out: the same sources' build from $cached"
+    exit 0
+  fi
+fi
 echo "build-lib: $arch -> $out (zig cc, $triple.$GLIBC)"
 CGO_ENABLED=1 GOOS=linux GOARCH=$arch CC="$VPY -m ziglang cc -target $triple.$GLIBC" \
   ${GO:-go} build -trimpath -buildmode=c-shared \
@@ -44,4 +59,8 @@ if ! diff -u "$out.header-syms" "$out.lib-syms"; then
   echo "build-lib: include/w3sock.h and $out export different functions" >&2; exit 1
 fi
 rm -f "$out.header-syms" "$out.lib-syms"
+if [ -n "$key" ]; then
+  mkdir -p "$ROOT/build/dist-cache"
+  cp "$out" "$cached.tmp" && mv "$cached.tmp" "$cached"
+fi
 echo "build-lib: $out: $machine, $(stat -c %s "$out") bytes, stripped, newest glibc symbol $newest, $(grep -c . <(objdump -T "$out" | awk '$4==".text"' | grep ' w3s_')) functions"

@@ -66,31 +66,39 @@ interpreters=()
 for p in "$oldest/bin/python" "$(command -v "${PYTHON:-python3}")" "$newest/bin/python"; do
   [ -x "$p" ] && interpreters+=("$(readlink -f "$p")")
 done
-smoke_in_fresh_venv() {  # python wheel label
-  local dir="$WORK/venv-$RANDOM"
-  if without_go "$1" -m venv "$dir" \
-     && without_go "$dir/bin/python" -m pip install -q --no-index --disable-pip-version-check "$2" \
-     && (cd "$WORK" && without_go "$dir/bin/python" "$ROOT/tests/dist/smoke.py" "$VERSION"); then
+fresh_venv() {  # python -> prints the new venv's directory
+  local dir="$WORK/venv-$RANDOM$RANDOM"
+  without_go "$1" -m venv "$dir" >&2 && echo "$dir"
+}
+smoke() {  # venv wheel label: installs the wheel there (no index) and runs smoke.py
+  if without_go "$1/bin/python" -m pip install -q --no-index --no-deps --force-reinstall \
+       --disable-pip-version-check "$2" \
+     && (cd "$WORK" && without_go "$1/bin/python" "$ROOT/tests/dist/smoke.py" "$VERSION"); then
     ok "$3"
   else
     bad "$3"
   fi
-  rm -rf "$dir"
 }
 echo "== x86-64 wheel in fresh venvs, no Go"
+project_venv=
 for py in $(printf '%s\n' "${interpreters[@]}" | sort -u); do
   v=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
-  smoke_in_fresh_venv "$py" "dist/w3sock-$VERSION-py3-none-manylinux_${GLIBC/./_}_x86_64.whl" \
+  dir=$(fresh_venv "$py") || { bad "venv for Python $v"; continue; }
+  smoke "$dir" "dist/w3sock-$VERSION-py3-none-manylinux_${GLIBC/./_}_x86_64.whl" \
     "x86-64 wheel, Python $v, fresh venv, no Go: TCP echo"
+  [ "$py" = "$(readlink -f "$(command -v "${PYTHON:-python3}")")" ] && project_venv=$dir
 done
 
 echo "== sdist"
 sdist="dist/w3sock-$VERSION.tar.gz"
 tar -xzf "$sdist" -C "$WORK"
 if (cd "$WORK/w3sock-$VERSION" && env -u W3SOCK_LIBRARY "$VPY" -m build --wheel --no-isolation \
-      --outdir "$WORK/from-sdist" . >"$WORK/sdist-go.log" 2>&1); then
+      --outdir "$WORK/from-sdist" . >"$WORK/sdist-go.log" 2>&1) \
+   && grep -q 'w3sock: building the native library' "$WORK/sdist-go.log"; then
   ok "sdist -> wheel with Go: $(cd "$WORK/from-sdist" && ls)"
-  smoke_in_fresh_venv "$VPY" "$(ls "$WORK"/from-sdist/*.whl)" "wheel built from the sdist, fresh venv: TCP echo"
+  # python3's venv from above: the wheel replaces the release one there
+  smoke "${project_venv:-$(fresh_venv "$VPY")}" "$(ls "$WORK"/from-sdist/*.whl)" \
+    "wheel built from the sdist, installed over the release wheel: TCP echo"
 else
   bad "sdist -> wheel with Go"; tail -20 "$WORK/sdist-go.log"
 fi
