@@ -12,6 +12,7 @@
 #  4. the npm tarball: bindings/node/pack-check.sh (install into an empty
 #     project, echo, both libraries, the unsupported-platform error)
 #  5. the arm64 library: the C suite under qemu-user (tests/dist/arm64-c.sh)
+#  and that CHANGELOG.md has a section for VERSION.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../../packaging/tools.sh"
 cd "$ROOT"
@@ -28,6 +29,12 @@ without_go() {
   unshare -m sh -c 'mount -t tmpfs none "$1" && shift && exec "$@"' - "$GOROOT_DIR" \
     env -u W3SOCK_LIBRARY -u GOROOT PATH=/usr/local/bin:/usr/bin:/bin "$@"
 }
+
+echo "== version"
+if grep -q "^## $VERSION\b" CHANGELOG.md; then ok "CHANGELOG.md has a $VERSION section"; else bad "CHANGELOG.md lacks a '## $VERSION' section"; fi
+for f in "w3sock-$VERSION.tar.gz" "w3sock-$VERSION.tgz"; do
+  [ -f "dist/$f" ] || bad "dist/$f missing (the artifacts must carry VERSION's $VERSION)"
+done
 
 echo "== wheels"
 floor=$(sed -n 's/^requires-python = ">=\([0-9.]*\)"/\1/p' bindings/python/pyproject.toml)
