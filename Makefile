@@ -129,4 +129,4 @@ install: lib $(BUILD)/w3sock.pc
 	install -m 0644 $(BUILD)/w3sock.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/w3sock.pc
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist
