@@ -20,7 +20,7 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop bench deps clean
+.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop test-dist dist docs bench deps clean
 
 all: lib
 
@@ -62,7 +62,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-abi test-go test-c test-interop test-python test-node
+test: lib deps test-abi test-go test-c test-interop test-python test-node test-dist docs
 	@echo "make test: all suites passed"
 
 # The shared tables (error codes, event types, struct layouts, version) in
@@ -91,6 +91,30 @@ test-python: lib
 test-node: lib
 	bindings/node/run-tests.sh
 
+# Release libraries, one per architecture (packaging/build-lib.sh: zig cc as
+# cgo's compiler, glibc 2.17 symbols, stripped); rebuilt only when the sources
+# change (and reused from build/dist-cache/ when the same sources come back).
+# `make dist` packs them into dist/: the sdist, a manylinux wheel per
+# architecture and the npm tarball (packaging/dist.sh). `make test-dist` checks
+# those as a user gets them and runs the arm64 C suite under qemu (tests/dist).
+DIST_LIBS  := $(foreach a,amd64 arm64,$(BUILD)/dist/linux-$(a)/libw3sock.so.$(SOVERSION))
+
+$(BUILD)/dist/linux-%/libw3sock.so.$(SOVERSION): $(GOSRC) packaging/build-lib.sh packaging/tools.sh
+	@echo "packaging/build-lib.sh $* $@ (SOURCES: the $(words $(GOSRC)) files of GOSRC)"
+	@SOURCES="$(GOSRC)" nice -n 10 packaging/build-lib.sh $* $@
+
+dist: $(DIST_LIBS)
+	packaging/dist.sh
+
+test-dist: dist
+	tests/dist/run.sh
+
+# HTML API reference in build/docs/ from the header, the Python docstrings and
+# index.d.ts (packaging/docs/build.sh installs pdoc and typedoc into build/);
+# a broken reference fails it, so `make test` runs it.
+docs: lib
+	packaging/docs/build.sh
+
 demo: lib $(C_EXAMPLES)
 	examples/run-demo.sh
 
@@ -105,4 +129,4 @@ install: lib $(BUILD)/w3sock.pc
 	install -m 0644 $(BUILD)/w3sock.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/w3sock.pc
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) dist

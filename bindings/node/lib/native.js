@@ -6,14 +6,22 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
-const koffi = require('koffi');
 
 const PKG_DIR = path.resolve(__dirname, '..');
+
+// The platforms the npm package carries a library for, in native/<key>/
+// (packaging/npm-pack.sh puts them there; package.json's os/cpu say the same).
+const SUPPORTED = ['linux-x64', 'linux-arm64'];
+const PLATFORM = `${process.platform}-${process.arch}`;
 
 function candidates() {
   const list = [];
   if (process.env.W3SOCK_LIBRARY) list.push(['W3SOCK_LIBRARY', process.env.W3SOCK_LIBRARY]);
+  // a development build (`make lib` copies it here) wins over the packaged ones
   list.push(['package', path.join(PKG_DIR, 'libw3sock.so')]);
+  if (SUPPORTED.includes(PLATFORM)) {
+    list.push([`package, ${PLATFORM}`, path.join(PKG_DIR, 'native', PLATFORM, 'libw3sock.so')]);
+  }
   list.push(['repository build/', path.resolve(PKG_DIR, '..', '..', 'build', 'libw3sock.so')]);
   return list;
 }
@@ -31,12 +39,35 @@ function findLibrary() {
     if (fs.existsSync(file)) return file;
     tried.push(`${file} (${where})`);
   }
+  if (!SUPPORTED.includes(PLATFORM)) {
+    throw new Error(`w3sock: no native library for ${PLATFORM}; the package supports ` +
+      `${SUPPORTED.join(' and ')} (glibc 2.17 or newer). Elsewhere build libw3sock.so ` +
+      'from source (`make lib`, needs Go) and set W3SOCK_LIBRARY to it.');
+  }
   throw new Error('w3sock: libw3sock.so not found; tried ' + tried.join(', ') +
     '. Set W3SOCK_LIBRARY or build it with `make lib`.');
 }
 
+function loadLibrary(file) {
+  try {
+    return koffi.load(file);
+  } catch (err) {
+    // The packaged libraries link against glibc; on musl (Alpine) the loader's
+    // own message names a missing symbol, so say what is really wrong.
+    const glibc = process.report && process.report.getReport().header.glibcVersionRuntime;
+    if (process.platform === 'linux' && !glibc) {
+      throw new Error(`w3sock: cannot load ${file}: this Linux has no glibc (musl?); the ` +
+        `package's libraries need glibc 2.17 or newer (${err.message})`);
+    }
+    throw err;
+  }
+}
+
+// Found before koffi loads: on a platform w3sock has no library for, its
+// error (naming what is supported) comes first, not koffi's own.
 const libraryPath = findLibrary();
-const lib = koffi.load(libraryPath);
+const koffi = require('koffi');
+const lib = loadLibrary(libraryPath);
 
 const NotifyCb = koffi.proto('void w3s_notify_cb(void *user)');
 
