@@ -537,8 +537,13 @@ func (s *Socket) readLoop() {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			continue // pause, close or upgrade interrupted the wait
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && tc != nil {
-			s.onPeerEnd()
+		if tc != nil && errors.Is(err, io.ErrUnexpectedEOF) {
+			// The transport ended inside a record: what followed is lost,
+			// and taking this for an end would let a cut (or an attacker
+			// with a RST/FIN) truncate the stream unnoticed.
+			err = Errf(ETLSTruncated, "TLS stream cut mid-record: the connection ended inside a TLS record (no close_notify); what followed is lost")
+		} else if errors.Is(err, io.EOF) {
+			s.onPeerEnd(endCode(tc))
 			return
 		}
 		s.mu.Lock()
@@ -593,14 +598,18 @@ func (s *Socket) rawRead() ([]byte, *[]byte, error) {
 	return data, pb, nil
 }
 
-func (s *Socket) onPeerEnd() {
+// onPeerEnd ends the readable side; code is what END carries (OK, or
+// ETLSNoNotify for a TLS stream that ended without close_notify).
+func (s *Socket) onPeerEnd(code Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readerRunning = false
-	s.onPeerEndLocked()
+	s.onPeerEndCodeLocked(code)
 }
 
-func (s *Socket) onPeerEndLocked() {
+func (s *Socket) onPeerEndLocked() { s.onPeerEndCodeLocked(OK) }
+
+func (s *Socket) onPeerEndCodeLocked(code Code) {
 	s.cond.Broadcast()
 	if s.finished {
 		return
@@ -612,7 +621,7 @@ func (s *Socket) onPeerEndLocked() {
 	s.peerEnded = true
 	s.updateWatchLocked()
 	if s.state != StateClosing {
-		s.emitLocked(Event{Type: EvEnd})
+		s.emitLocked(Event{Type: EvEnd, Code: code})
 	}
 	if s.wrClosed {
 		s.finishLocked(nil)

@@ -234,6 +234,26 @@ type handshakeConn struct {
 	s     *Socket // nil while an accepted connection's handshake runs
 	done  atomic.Bool
 	drain atomic.Bool // read only what the kernel has now (see readTLS)
+	// transportEOF is set once the connection under TLS reported its end.
+	// crypto/tls answers both a close_notify alert and a transport end at
+	// a record boundary with the same io.EOF; it stops reading at
+	// close_notify, so an io.EOF from tls.Conn with transportEOF unset was
+	// a close_notify, and with it set the peer ended without one.
+	transportEOF atomic.Bool
+}
+
+// endCode is what END carries for a stream read through tc: OK for plain
+// TCP and for TLS that ended with close_notify, ETLSNoNotify for TLS whose
+// transport ended at a record boundary without close_notify (every byte
+// received was authentic, but the peer did not say it had sent all).
+func endCode(tc *tls.Conn) Code {
+	if tc == nil {
+		return OK
+	}
+	if hc, ok := tc.NetConn().(*handshakeConn); ok && hc.transportEOF.Load() {
+		return ETLSNoNotify
+	}
+	return OK
 }
 
 // errWouldBlock ends a drain read: crypto/tls keeps a partial record and
@@ -252,6 +272,9 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := c.Conn.Read(p)
+		if err == io.EOF {
+			c.transportEOF.Store(true)
+		}
 		if n > 0 || err == nil || c.done.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
@@ -301,6 +324,7 @@ func (c *handshakeConn) readReady(p []byte) (int, error) {
 	case rerr != nil:
 		return 0, os.NewSyscallError("read", rerr)
 	case n == 0:
+		c.transportEOF.Store(true)
 		return 0, io.EOF
 	}
 	return n, nil

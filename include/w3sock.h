@@ -110,6 +110,14 @@ const char *w3s_version_string(void);
 #define W3S_ETLS_CERT_REJECTED -46  /* the peer rejected our certificate */
 #define W3S_ETLS_NOT_TLS       -47  /* the peer does not speak TLS */
 #define W3S_ETLS_BAD_PEM       -48  /* certificate/key/CA PEM does not parse */
+#define W3S_ETLS_TRUNCATED     -49  /* ERROR: the TLS stream was cut inside a record
+                                        (no close_notify); bytes after it are lost */
+#define W3S_ETLS_NO_CLOSE_NOTIFY -50 /* not an ERROR: carried in the END event's error
+                                        field when a TLS peer ended at a record
+                                        boundary without close_notify. Every byte
+                                        delivered is authentic, but the peer did not
+                                        say it had sent everything; END with error 0
+                                        means close_notify came first. */
 
 /* Multicast (issue: UDP multicast) */
 #define W3S_ENOTMULTICAST      -60  /* group is not a multicast address */

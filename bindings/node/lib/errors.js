@@ -17,6 +17,8 @@ const INVALID_ACCESS = new Set([
   -48, // ETLS_BAD_PEM
 ]);
 const ABORT = new Set([-23]); // EABORTED
+// Every other code is a NetworkError, among them -49 ETLS_TRUNCATED (a TLS
+// stream cut mid-record) and -50 ETLS_NO_CLOSE_NOTIFY (END's advisory code).
 
 /** The DOMException name for a native code. */
 function domName(code) {
