@@ -537,11 +537,8 @@ func (s *Socket) readLoop() {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			continue // pause, close or upgrade interrupted the wait
 		}
-		if tc != nil && errors.Is(err, io.ErrUnexpectedEOF) {
-			// The transport ended inside a record: what followed is lost,
-			// and taking this for an end would let a cut (or an attacker
-			// with a RST/FIN) truncate the stream unnoticed.
-			err = Errf(ETLSTruncated, "TLS stream cut mid-record: the connection ended inside a TLS record (no close_notify); what followed is lost")
+		if tc != nil && !errors.Is(err, io.EOF) {
+			err = tlsReadError(err)
 		} else if errors.Is(err, io.EOF) {
 			s.onPeerEnd(endCode(tc))
 			return

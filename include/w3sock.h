@@ -118,6 +118,10 @@ const char *w3s_version_string(void);
                                         delivered is authentic, but the peer did not
                                         say it had sent everything; END with error 0
                                         means close_notify came first. */
+#define W3S_ETLS_BAD_RECORD    -51  /* a record after the handshake was malformed or
+                                        failed authentication (garbage, tampering) */
+#define W3S_ETLS_TOO_LARGE     -52  /* a handshake message over the TLS library's
+                                        limit (certificate message > 256 KiB) */
 
 /* Multicast (issue: UDP multicast) */
 #define W3S_ENOTMULTICAST      -60  /* group is not a multicast address */

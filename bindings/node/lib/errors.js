@@ -18,7 +18,8 @@ const INVALID_ACCESS = new Set([
 ]);
 const ABORT = new Set([-23]); // EABORTED
 // Every other code is a NetworkError, among them -49 ETLS_TRUNCATED (a TLS
-// stream cut mid-record) and -50 ETLS_NO_CLOSE_NOTIFY (END's advisory code).
+// stream cut mid-record), -50 ETLS_NO_CLOSE_NOTIFY (END's advisory code),
+// -51 ETLS_BAD_RECORD and -52 ETLS_TOO_LARGE.
 
 /** The DOMException name for a native code. */
 function domName(code) {
