@@ -40,6 +40,10 @@ func DefaultTCPOptions() TCPOptions {
 	return TCPOptions{NoDelay: true, AddressReuse: true}
 }
 
+// Validate checks the options as Connect and Listen do (the TLS settings
+// aside, which are checked when a configuration is built from them).
+func (o *TCPOptions) Validate() *Error { return o.validate() }
+
 func (o *TCPOptions) validate() *Error {
 	switch {
 	case o.LocalPort < 0 || o.LocalPort > 65535:
