@@ -112,7 +112,12 @@ func dialTarget(host string, port int) (network, addr string, e *Error) {
 		// The resolver would refuse it too, later and as "not found".
 		return "", "", Errf(EADDR, "host %q is neither an IP address nor a host name", host)
 	}
-	return "tcp", net.JoinHostPort(host, strconv.Itoa(port)), nil
+	addr = net.JoinHostPort(host, strconv.Itoa(port))
+	if h, _, err := net.SplitHostPort(addr); err != nil || h != host {
+		// e.g. an IPv6 zone holding brackets: the dialer could not read it
+		return "", "", Errf(EADDR, "host %q cannot be dialled", host)
+	}
+	return "tcp", addr, nil
 }
 
 // Connect starts connecting to host:port ("unix:/path" for AF_UNIX) and
