@@ -20,7 +20,8 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop test-dist dist docs bench deps clean
+.PHONY: all lib test demo install check-exports test-abi test-go test-c test-python test-node test-interop test-dist dist docs bench deps clean \
+        fuzz test-fuzz soak test-soak
 
 all: lib
 
@@ -62,7 +63,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-abi test-go test-c test-interop test-python test-node test-dist docs
+test: lib deps test-abi test-go test-fuzz test-c test-soak test-interop test-python test-node test-dist docs
 	@echo "make test: all suites passed"
 
 # The shared tables (error codes, event types, struct layouts, version) in
@@ -79,8 +80,40 @@ test-go:
 	$(GO) vet ./core/... ./capi/...
 	$(GO) test -race -count=1 -timeout 600s ./core/...
 
-test-c: $(C_TESTS) $(C_EXAMPLES)
+test-c: $(C_TESTS) $(C_EXAMPLES) $(BUILD)/faultproxy
 	@tests/c/run.sh $(C_TESTS)
+
+# The fault-injecting proxy tests/c/test_faults.c runs transfers through.
+$(BUILD)/faultproxy: tests/faultproxy/main.go
+	@mkdir -p $(BUILD)
+	$(GO) build -o $@ ./tests/faultproxy
+
+# Fuzzing: `go test -fuzz` takes one target per run. `make fuzz` runs each
+# for FUZZTIME; `make test` runs each for a few seconds (the checked-in
+# corpora in */testdata/fuzz also run as plain tests in test-go).
+FUZZTIME     ?= 2m
+FUZZ_TARGETS := core:FuzzAddress core:FuzzTLSOptions core:FuzzStreamModel capi:FuzzOptionStructs
+fuzz: lib
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "fuzz: $$name for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) ./$$pkg/ || exit 1; \
+	done
+
+test-fuzz:
+	@$(MAKE) --no-print-directory fuzz FUZZTIME=4s
+
+# Soak: connections opened, used, half-closed and aborted without pause
+# while RSS, descriptors and goroutines are sampled (tests/soak/soak.c).
+SOAK_SECONDS ?= 600
+$(BUILD)/soak: tests/soak/soak.c tests/c/testutil.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -Itests/c -o $@ $< $(LDFLAGS_T) -lm
+
+soak: $(BUILD)/soak
+	$(BUILD)/soak $(SOAK_SECONDS)
+
+test-soak: $(BUILD)/soak
+	$(BUILD)/soak 30
 
 test-interop: $(C_EXAMPLES)
 	@tests/interop/run.sh

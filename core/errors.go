@@ -52,6 +52,10 @@ const (
 	ETLSCertRejectd Code = -46
 	ETLSNotTLS      Code = -47
 	ETLSBadPEM      Code = -48
+	ETLSTruncated   Code = -49
+	ETLSNoNotify    Code = -50
+	ETLSBadRecord   Code = -51
+	ETLSTooLarge    Code = -52
 	ENOTMULTICAST   Code = -60
 	ENOIFACE        Code = -61
 	EFAMILY         Code = -62
@@ -98,6 +102,10 @@ var codeTexts = map[Code]codeText{
 	ETLSCertRejectd: {"W3S_ETLS_CERT_REJECTED", "certificate rejected by peer"},
 	ETLSNotTLS:      {"W3S_ETLS_NOT_TLS", "peer does not speak TLS"},
 	ETLSBadPEM:      {"W3S_ETLS_BAD_PEM", "certificate, key or CA does not parse"},
+	ETLSTruncated:   {"W3S_ETLS_TRUNCATED", "TLS stream cut mid-record"},
+	ETLSNoNotify:    {"W3S_ETLS_NO_CLOSE_NOTIFY", "TLS peer closed without close_notify"},
+	ETLSBadRecord:   {"W3S_ETLS_BAD_RECORD", "TLS record malformed or failed authentication"},
+	ETLSTooLarge:    {"W3S_ETLS_TOO_LARGE", "TLS handshake message too large (e.g. certificate chain)"},
 	ENOTMULTICAST:   {"W3S_ENOTMULTICAST", "not a multicast group address"},
 	ENOIFACE:        {"W3S_ENOIFACE", "unknown network interface"},
 	EFAMILY:         {"W3S_EFAMILY", "address family does not match the socket"},

@@ -40,6 +40,10 @@ func DefaultTCPOptions() TCPOptions {
 	return TCPOptions{NoDelay: true, AddressReuse: true}
 }
 
+// Validate checks the options as Connect and Listen do (the TLS settings
+// aside, which are checked when a configuration is built from them).
+func (o *TCPOptions) Validate() *Error { return o.validate() }
+
 func (o *TCPOptions) validate() *Error {
 	switch {
 	case o.LocalPort < 0 || o.LocalPort > 65535:
@@ -79,26 +83,52 @@ func parseLocalIP(a string) (net.IP, *Error) {
 	return net.IP(ip.AsSlice()), nil
 }
 
+// dialTarget turns Connect's host and port into a network and an address
+// for net.Dialer: "unix:/path" is AF_UNIX (port ignored), anything else a
+// host name or IP literal (an IPv6 one may be bracketed) with a port in
+// 1..65535.
+func dialTarget(host string, port int) (network, addr string, e *Error) {
+	if path, ok := strings.CutPrefix(host, "unix:"); ok {
+		if path == "" {
+			return "", "", Errf(EINVAL, "empty unix socket path")
+		}
+		return "unix", path, nil
+	}
+	if host == "" {
+		return "", "", Errf(EINVAL, "empty host")
+	}
+	if port < 1 || port > 65535 {
+		return "", "", Errf(EINVAL, "port %d is outside 1..65535", port)
+	}
+	if inner, ok := strings.CutPrefix(host, "["); ok && strings.HasSuffix(inner, "]") {
+		// "[::1]", as in URLs: the brackets are not part of the address.
+		inner = inner[:len(inner)-1]
+		if a, err := netip.ParseAddr(inner); err != nil || !a.Is6() {
+			return "", "", Errf(EADDR, "%q is not a bracketed IPv6 address", host)
+		}
+		host = inner
+	}
+	if _, err := netip.ParseAddr(host); err != nil && !validHostName(host) {
+		// The resolver would refuse it too, later and as "not found".
+		return "", "", Errf(EADDR, "host %q is neither an IP address nor a host name", host)
+	}
+	addr = net.JoinHostPort(host, strconv.Itoa(port))
+	if h, _, err := net.SplitHostPort(addr); err != nil || h != host {
+		// e.g. an IPv6 zone holding brackets: the dialer could not read it
+		return "", "", Errf(EADDR, "host %q cannot be dialled", host)
+	}
+	return "tcp", addr, nil
+}
+
 // Connect starts connecting to host:port ("unix:/path" for AF_UNIX) and
 // returns the socket at once; OPEN or ERROR+CLOSE follows.
 func Connect(l *Loop, host string, port int, o TCPOptions, userData uint64) (*Socket, *Error) {
 	if e := o.validate(); e != nil {
 		return nil, e
 	}
-	network, addr := "tcp", ""
-	if path, ok := strings.CutPrefix(host, "unix:"); ok {
-		if path == "" {
-			return nil, Errf(EINVAL, "empty unix socket path")
-		}
-		network, addr = "unix", path
-	} else {
-		if host == "" {
-			return nil, Errf(EINVAL, "empty host")
-		}
-		if port < 1 || port > 65535 {
-			return nil, Errf(EINVAL, "port %d is outside 1..65535", port)
-		}
-		addr = net.JoinHostPort(host, strconv.Itoa(port))
+	network, addr, e := dialTarget(host, port)
+	if e != nil {
+		return nil, e
 	}
 	var local net.Addr
 	if network == "tcp" && (o.LocalAddress != "" || o.LocalPort != 0) {
@@ -537,8 +567,10 @@ func (s *Socket) readLoop() {
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			continue // pause, close or upgrade interrupted the wait
 		}
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) && tc != nil {
-			s.onPeerEnd()
+		if tc != nil && !errors.Is(err, io.EOF) {
+			err = tlsReadError(err)
+		} else if errors.Is(err, io.EOF) {
+			s.onPeerEnd(endCode(tc))
 			return
 		}
 		s.mu.Lock()
@@ -593,14 +625,18 @@ func (s *Socket) rawRead() ([]byte, *[]byte, error) {
 	return data, pb, nil
 }
 
-func (s *Socket) onPeerEnd() {
+// onPeerEnd ends the readable side; code is what END carries (OK, or
+// ETLSNoNotify for a TLS stream that ended without close_notify).
+func (s *Socket) onPeerEnd(code Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.readerRunning = false
-	s.onPeerEndLocked()
+	s.onPeerEndCodeLocked(code)
 }
 
-func (s *Socket) onPeerEndLocked() {
+func (s *Socket) onPeerEndLocked() { s.onPeerEndCodeLocked(OK) }
+
+func (s *Socket) onPeerEndCodeLocked(code Code) {
 	s.cond.Broadcast()
 	if s.finished {
 		return
@@ -612,7 +648,7 @@ func (s *Socket) onPeerEndLocked() {
 	s.peerEnded = true
 	s.updateWatchLocked()
 	if s.state != StateClosing {
-		s.emitLocked(Event{Type: EvEnd})
+		s.emitLocked(Event{Type: EvEnd, Code: code})
 	}
 	if s.wrClosed {
 		s.finishLocked(nil)
@@ -909,30 +945,84 @@ func (s *Socket) closeWriteLocked() {
 }
 
 // closeGracefully ends a TCP connection whose output is flushed: FIN (and
-// close_notify), unread input discarded so the kernel does not answer it
-// with a reset, then CLOSE.
+// close_notify), then CLOSE once closing cannot cost the peer data.
+//
+// Closing a descriptor with unread input makes the kernel answer with a
+// reset, which throws away what is still in our send buffer: the peer
+// would lose the end of a stream we reported as sent. So input is read and
+// discarded until every byte we sent is acknowledged (the send queue is
+// empty) or the peer has ended its side and the input is drained; a peer
+// that does neither within closeLinger is cut off.
 func (s *Socket) closeGracefully() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.finished {
+		s.mu.Unlock()
 		return
 	}
 	if !s.wrClosed {
 		s.closeWriteLocked()
 		if s.finished {
+			s.mu.Unlock()
 			return
 		}
 	}
-	if s.rc != nil {
-		s.rc.Control(func(fd uintptr) {
-			var b [4096]byte
-			for i := 0; i < 256; i++ {
-				n, err := unix.Read(int(fd), b[:])
-				if n <= 0 || err != nil {
-					return
-				}
-			}
-		})
+	rc := s.rc
+	if s.isUnix {
+		rc = nil // AF_UNIX data is in the peer's queue already; no reset loses it
 	}
+	s.mu.Unlock()
+	if rc != nil && !safeToClose(rc) {
+		go s.linger(rc)
+		return
+	}
+	s.mu.Lock()
 	s.finishLocked(nil)
+	s.mu.Unlock()
+}
+
+// closeLinger bounds how long a closed socket waits for its peer (see
+// closeGracefully).
+const closeLinger = 5 * time.Second
+
+func (s *Socket) linger(rc syscall.RawConn) {
+	deadline := time.Now().Add(closeLinger)
+	for time.Now().Before(deadline) {
+		time.Sleep(2 * time.Millisecond)
+		s.mu.Lock()
+		finished := s.finished
+		s.mu.Unlock()
+		if finished || safeToClose(rc) {
+			break
+		}
+	}
+	s.mu.Lock()
+	s.finishLocked(nil)
+	s.mu.Unlock()
+}
+
+// safeToClose discards the input there is and reports whether closing now
+// loses nothing we sent: the send queue is empty (all acknowledged), or the
+// peer has ended its side and nothing more can arrive.
+func safeToClose(rc syscall.RawConn) bool {
+	safe := true
+	rc.Control(func(fd uintptr) {
+		var b [16384]byte
+		peerEnded := false
+		for i := 0; i < 64; i++ {
+			n, err := unix.Read(int(fd), b[:])
+			if n == 0 && err == nil {
+				peerEnded = true
+			}
+			if n <= 0 || err != nil {
+				break
+			}
+		}
+		if peerEnded {
+			return
+		}
+		if outq, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil && outq > 0 {
+			safe = false
+		}
+	})
+	return safe
 }

@@ -24,6 +24,9 @@ const (
 	ClientAuthRequire = 2
 )
 
+// maxServerName is the longest DNS name (RFC 1035), so the longest SNI.
+const maxServerName = 253
+
 // handshakeTimeout bounds a STARTTLS handshake.
 const handshakeTimeout = 30 * time.Second
 
@@ -121,6 +124,9 @@ func (o *TLSOptions) clientConfig(host string) (*tls.Config, *Error) {
 		}
 		cfg.InsecureSkipVerify = o.InsecureSkipVerify
 	}
+	if len(cfg.ServerName) > maxServerName {
+		return nil, Errf(EINVAL, "server_name is %d bytes; a DNS name (the SNI) has at most %d", len(cfg.ServerName), maxServerName)
+	}
 	if cfg.ServerName == "" && !cfg.InsecureSkipVerify {
 		return nil, Errf(EINVAL, "TLS needs a server_name to verify (or insecure_skip_verify)")
 	}
@@ -209,6 +215,7 @@ func (o *TLSOptions) serverConfig() (*tls.Config, *Error) {
 		return nil, e
 	}
 	cfg.ClientCAs = pool
+	cfg.GetConfigForClient = refuseLongServerName
 	switch o.ClientAuth {
 	case ClientAuthNone:
 	case ClientAuthRequest:
@@ -219,6 +226,16 @@ func (o *TLSOptions) serverConfig() (*tls.Config, *Error) {
 		return nil, Errf(EINVAL, "client_auth %d is not one of W3S_CLIENT_AUTH_*", o.ClientAuth)
 	}
 	return cfg, nil
+}
+
+// refuseLongServerName ends a handshake whose SNI is longer than any DNS
+// name (crypto/tls accepts up to the ClientHello's 64 KiB and answers the
+// error with an internal_error alert); nothing legitimate sends one.
+func refuseLongServerName(hi *tls.ClientHelloInfo) (*tls.Config, error) {
+	if len(hi.ServerName) > maxServerName {
+		return nil, Errf(ETLS, "client sent a %d-byte server name (SNI); a DNS name has at most %d", len(hi.ServerName), maxServerName)
+	}
+	return nil, nil
 }
 
 // handshakeConn is what a client's or a STARTTLS socket's tls.Conn reads
@@ -234,6 +251,26 @@ type handshakeConn struct {
 	s     *Socket // nil while an accepted connection's handshake runs
 	done  atomic.Bool
 	drain atomic.Bool // read only what the kernel has now (see readTLS)
+	// transportEOF is set once the connection under TLS reported its end.
+	// crypto/tls answers both a close_notify alert and a transport end at
+	// a record boundary with the same io.EOF; it stops reading at
+	// close_notify, so an io.EOF from tls.Conn with transportEOF unset was
+	// a close_notify, and with it set the peer ended without one.
+	transportEOF atomic.Bool
+}
+
+// endCode is what END carries for a stream read through tc: OK for plain
+// TCP and for TLS that ended with close_notify, ETLSNoNotify for TLS whose
+// transport ended at a record boundary without close_notify (every byte
+// received was authentic, but the peer did not say it had sent all).
+func endCode(tc *tls.Conn) Code {
+	if tc == nil {
+		return OK
+	}
+	if hc, ok := tc.NetConn().(*handshakeConn); ok && hc.transportEOF.Load() {
+		return ETLSNoNotify
+	}
+	return OK
 }
 
 // errWouldBlock ends a drain read: crypto/tls keeps a partial record and
@@ -252,6 +289,9 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	}
 	for {
 		n, err := c.Conn.Read(p)
+		if err == io.EOF {
+			c.transportEOF.Store(true)
+		}
 		if n > 0 || err == nil || c.done.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return n, err
 		}
@@ -301,6 +341,7 @@ func (c *handshakeConn) readReady(p []byte) (int, error) {
 	case rerr != nil:
 		return 0, os.NewSyscallError("read", rerr)
 	case n == 0:
+		c.transportEOF.Store(true)
 		return 0, io.EOF
 	}
 	return n, nil
@@ -540,6 +581,25 @@ func tlsError(err error) *Error {
 	return Errf(c, "TLS handshake failed: %v", err)
 }
 
+// tlsReadError names an error met reading an established TLS session.
+func tlsReadError(err error) *Error {
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		// The transport ended inside a record: what followed is lost, and
+		// taking this for an end would let a cut (or an attacker's FIN or
+		// RST) truncate the stream unnoticed.
+		return Errf(ETLSTruncated, "TLS stream cut mid-record: the connection ended inside a TLS record (no close_notify); what followed is lost")
+	}
+	var op *net.OpError
+	var recHdr tls.RecordHeaderError
+	if errors.As(err, &op) && op.Op == "local error" || errors.As(err, &recHdr) {
+		// We refused what the peer sent (bad MAC, bad record type or
+		// version): after the handshake that is a corrupted or forged
+		// stream, not a peer that "does not speak TLS".
+		return Errf(ETLSBadRecord, "TLS record rejected after the handshake: %v", err)
+	}
+	return AsError(err) // alerts the peer sent keep their handshake names
+}
+
 // TLS alert numbers (RFC 8446 section 6).
 const (
 	alertHandshakeFailure    = 40
@@ -601,6 +661,8 @@ func classifyTLS(err error) Code {
 		}
 	case strings.Contains(msg, "first record does not look like a TLS handshake"):
 		return ETLSNotTLS
+	case strings.Contains(msg, "tls: handshake message of length"):
+		return ETLSTooLarge // "... exceeds maximum of N bytes"
 	}
 	if strings.Contains(msg, "tls:") {
 		return ETLS

@@ -172,6 +172,19 @@ const char *w3s_version_string(void);
 #define W3S_ETLS_CERT_REJECTED -46  /* certificate rejected by peer (our certificate) */
 #define W3S_ETLS_NOT_TLS       -47  /* peer does not speak TLS */
 #define W3S_ETLS_BAD_PEM       -48  /* certificate, key or CA does not parse (PEM) */
+#define W3S_ETLS_TRUNCATED     -49  /* TLS stream cut mid-record (an ERROR: no
+                                       close_notify; bytes after the cut are lost) */
+#define W3S_ETLS_NO_CLOSE_NOTIFY -50 /* TLS peer closed without close_notify (not an
+                                       ERROR: carried in the END event's error field
+                                       when a TLS peer ended at a record boundary
+                                       without close_notify. Every byte delivered is
+                                       authentic, but the peer did not say it had sent
+                                       everything; END with error 0 means close_notify
+                                       came first) */
+#define W3S_ETLS_BAD_RECORD    -51  /* TLS record malformed or failed authentication
+                                       (garbage after the handshake, tampering) */
+#define W3S_ETLS_TOO_LARGE     -52  /* TLS handshake message too large (e.g. certificate
+                                       chain) (crypto/tls's limit is 256 KiB) */
 
 /* Multicast (issue: UDP multicast) */
 #define W3S_ENOTMULTICAST      -60  /* not a multicast group address */
@@ -246,7 +259,9 @@ typedef struct w3s_event {
     int64_t handle;         /*  0: socket the event is about */
     uint64_t user_data;     /*  8: that socket's user_data */
     int32_t type;           /* 16: w3s_event_type */
-    int32_t error;          /* 20: W3S_E* for ERROR (and CLOSE after an error), else 0 */
+    int32_t error;          /* 20: W3S_E* for ERROR (and CLOSE after an error); on END
+                               of a TLS stream, W3S_ETLS_NO_CLOSE_NOTIFY when the peer
+                               ended without close_notify; else 0 */
     const uint8_t *data;    /* 24: DATA/MESSAGE payload, ERROR message (NUL-terminated) */
     uint64_t len;           /* 32: bytes at data (excluding the NUL of a message) */
     int64_t accepted;       /* 40: CONNECTION: handle of the new socket */

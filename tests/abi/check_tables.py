@@ -49,8 +49,8 @@ def header_codes() -> Dict[str, Tuple[int, str]]:
     text = HEADER.read_text()
     out: Dict[str, Tuple[int, str]] = {}
     for name, num, comment in re.findall(
-            r"^#define\s+(W3S_E\w+)\s+(-\d+)\s*/\*\s*(.*?)\s*\*/", text, re.M):
-        out[name] = (int(num), comment)
+            r"^#define\s+(W3S_E\w+)\s+(-\d+)\s*/\*\s*([\s\S]*?)\s*\*/", text, re.M):
+        out[name] = (int(num), " ".join(comment.split()))  # comments may wrap
     m = re.search(r"^#define\s+W3S_OK\s+(\d+)", text, re.M)
     out["W3S_OK"] = (int(m.group(1)) if m else -999, "success")
     return out

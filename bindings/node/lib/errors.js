@@ -9,6 +9,9 @@ const INVALID_ACCESS = new Set([
   ERR.ENOIFACE, ERR.EALREADY, ERR.ENOTJOINED, ERR.ETLS_BAD_PEM,
 ]);
 const ABORT = new Set([ERR.EABORTED]);
+// Every other code is a NetworkError, among them ETLS_TRUNCATED (a TLS stream
+// cut mid-record), ETLS_NO_CLOSE_NOTIFY (END's advisory code), ETLS_BAD_RECORD
+// and ETLS_TOO_LARGE.
 
 /** The DOMException name for a native code. */
 function domName(code) {
