@@ -114,3 +114,20 @@ def rss_bytes() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
+
+
+def run_script(code: str, *args: str, timeout: float = 60) -> "subprocess.CompletedProcess[str]":
+    """Runs a Python script in a fresh interpreter with this package on the
+    path; its stdout and stderr are captured, and it must end within timeout
+    (subprocess.TimeoutExpired otherwise, which fails the test)."""
+    import textwrap
+    env = dict(os.environ, PYTHONPATH=str(PKG_ROOT))
+    env.pop("PYTHONWARNINGS", None)
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code), *args], env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def open_fd_count() -> int:
+    """Descriptors open in this process (entries of /proc/self/fd, less the
+    one listing it)."""
+    return len(os.listdir("/proc/self/fd")) - 1
