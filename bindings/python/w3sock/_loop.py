@@ -19,7 +19,8 @@ import asyncio
 import collections
 import ctypes
 import os
-from typing import Any, Dict, List, Optional
+import sys
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _ffi as F
 from ._errors import error_from_code
@@ -312,12 +313,58 @@ def _watch_close(aloop: asyncio.AbstractEventLoop) -> None:
         pass
 
 
-_forked = False  # set in a child made by os.fork() (see _after_fork_in_child)
+# --------------------------------------------------------------------------
+# os.fork()
+# --------------------------------------------------------------------------
+# In a child made by fork() the library's Go runtime has lost every thread
+# but the caller's, and entering it at all can spin forever (seen: a child
+# forked during a garbage collection, stuck in runtime.exitsyscall on its
+# first w3s_loop_poll). The header promises W3S_EFORKED from every call, so
+# in the child the binding answers every call itself, without entering the
+# library: the functions are swapped for stubs at fork time. What the stubs
+# answer with (error names and texts) is read from the library beforehand.
+
+_forked = False  # True in a child made by os.fork()
+_FORKED_MESSAGE = b"w3sock cannot be used in a child process after fork()"
+_ERROR_TEXTS: Dict[int, Tuple[bytes, bytes]] = {
+    code: (F.err_name(code).encode(), F.strerror(code).encode())
+    for name, code in vars(F).items()
+    if name.startswith("W3S_E") and isinstance(code, int)
+}
+
+
+def _forked_stub(name: str) -> Callable[..., Any]:
+    """What the function called ``name`` answers in a forked child."""
+    if name == "w3s_err_name":
+        return lambda code, *_: _ERROR_TEXTS.get(code, (b"W3S_UNKNOWN", b""))[0]
+    if name == "w3s_strerror":
+        return lambda code, *_: _ERROR_TEXTS.get(code, (b"", b"unknown error"))[1]
+    if name == "w3s_last_error_message":
+        return lambda *_: _FORKED_MESSAGE
+    if name == "w3s_version_string":
+        return lambda *_: F.VERSION_STRING.encode()
+    if name == "w3s_version":
+        return lambda *_: F.VERSION
+    return lambda *_: F.W3S_EFORKED
 
 
 def _after_fork_in_child() -> None:
     global _forked
     _forked = True
+    stubs: Dict[str, Callable[..., Any]] = {}
+    functions = (F.lib._FuncPtr, F.raw._FuncPtr)
+    for cdll in (F.lib, F.raw):
+        for name, fn in list(vars(cdll).items()):
+            if name.startswith("w3s_") and isinstance(fn, functions):
+                stub = stubs.setdefault(name, _forked_stub(name))
+                setattr(cdll, name, stub)
+    # functions the binding's modules keep in globals of their own
+    for modname, mod in list(sys.modules.items()):
+        if modname == "w3sock" or modname.startswith("w3sock."):
+            for attr, fn in list(vars(mod).items()):
+                name = getattr(fn, "__name__", "")
+                if isinstance(fn, functions) and name in stubs:
+                    setattr(mod, attr, stubs[name])
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
