@@ -8,9 +8,10 @@ a library thread.
 Teardown: a native loop lives exactly as long as its asyncio loop. Closing
 the asyncio loop (``loop.close()``, the end of ``asyncio.run()``) closes the
 native loop first and fails the sockets still open on it with AbortError
-(see ``_watch_close``); in a child made by ``os.fork()`` the parent's native
-loops are only forgotten, never touched (the library refuses every call
-there with W3S_EFORKED, and the descriptors are shared with the parent).
+(see ``_watch_close``). In a child made by ``os.fork()`` every library call
+answers W3S_EFORKED without entering the library (see ``_after_fork_in_child``)
+and the parent's native loops are only forgotten, never touched (their
+descriptors and the asyncio selector are shared with the parent).
 """
 
 from __future__ import annotations
