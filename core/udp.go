@@ -531,6 +531,13 @@ func (s *Socket) udpReadLoop() {
 		// connected socket; they are not fatal for a datagram socket.
 		_ = rerr
 		s.mu.Lock()
+		// Pause stops a waiting read with a past deadline, but Go's poller
+		// lets readiness that arrives before the woken reader runs win over
+		// that deadline, so this batch may have been read after Pause
+		// returned: hold it back until Resume, reading nothing more.
+		for len(batch) > 0 && s.paused && !s.finished && s.state != StateClosing {
+			s.cond.Wait()
+		}
 		for _, d := range batch {
 			if s.undelivered+int64(len(d.data)) > s.hwmRecv {
 				s.dropped++

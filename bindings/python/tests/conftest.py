@@ -114,3 +114,31 @@ def rss_bytes() -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     raise RuntimeError("no VmRSS")
+
+
+def run_script(code: str, *args: str, timeout: float = 60) -> "subprocess.CompletedProcess[str]":
+    """Runs a Python script in a fresh interpreter with this package on the
+    path; its stdout and stderr are captured, and it must end within timeout
+    (subprocess.TimeoutExpired otherwise, which fails the test). The script
+    runs in a process group of its own, killed whole on a timeout, so that
+    children it forked do not outlive the test."""
+    import signal
+    import textwrap
+    env = dict(os.environ, PYTHONPATH=str(PKG_ROOT))
+    env.pop("PYTHONWARNINGS", None)
+    cmd = [sys.executable, "-c", textwrap.dedent(code), *args]
+    with subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as proc:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def open_fd_count() -> int:
+    """Descriptors open in this process (entries of /proc/self/fd, less the
+    one listing it)."""
+    return len(os.listdir("/proc/self/fd")) - 1

@@ -99,6 +99,7 @@ def test_drain_applies_backpressure(run):
         await paused.wait()
         block = b"z" * (1 << 20)
         progress = {"i": 0, "max_buffered": 0}
+        over_the_mark = asyncio.Event()
 
         async def write_all():
             for i in range(total // len(block)):
@@ -106,19 +107,22 @@ def test_drain_applies_backpressure(run):
                 progress["max_buffered"] = max(progress["max_buffered"],
                                                writer.get_write_buffer_size())
                 progress["i"] = i + 1
+                if writer.get_write_buffer_size() >= 1 << 20:
+                    over_the_mark.set()
                 await writer.drain()
 
         wtask = asyncio.ensure_future(write_all())
-        # the server does not read: the writer must get stuck in drain()
-        last, stable = -1, 0
-        for _ in range(400):
-            await asyncio.sleep(0.05)
-            stable = stable + 1 if progress["i"] == last else 0
-            last = progress["i"]
-            if stable >= 10:
-                break
-        assert stable >= 10 and not wtask.done(), "drain() never blocked"
-        assert progress["i"] < total // len(block)
+        # the server does not read: once the queue is over the 1 MiB mark
+        # nothing can empty it, so drain() must hold the writer there
+        await asyncio.wait_for(over_the_mark.wait(), 60)
+        for _ in range(20):  # loop iterations in which a DRAIN could arrive
+            await asyncio.sleep(0)
+        assert not wtask.done(), "drain() never blocked"
+        i = progress["i"]
+        assert i < total // len(block)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert progress["i"] == i, "the writer went on past drain()"
         release.set()
         await wtask
         max_buffered = progress["max_buffered"]

@@ -384,25 +384,24 @@ def test_tls_client_against_openssl_s_server(run, certs, version):
     flag = "-tls1_2" if version == "tls1.2" else "-tls1_3"
     proc = subprocess.Popen(
         ["openssl", "s_server", "-accept", f"127.0.0.1:{port}", "-cert",
-         str(certs.server_cert), "-key", str(certs.server_key), "-rev", "-quiet",
+         str(certs.server_cert), "-key", str(certs.server_key), "-rev",
          "-naccept", "1", flag, "-alpn", "w3s/1"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True)
     try:
         async def main():
-            # bounded wait until s_server listens
-            for _ in range(100):
-                s = w3sock.TCPSocket("127.0.0.1", port, use_secure_transport=True,
-                                     tls=w3sock.TLSOptions(ca=certs.ca, server_name="localhost",
-                                                           alpn=["w3s/1"]))
-                try:
-                    await s.opened
+            # s_server prints ACCEPT once it listens
+            loop = asyncio.get_running_loop()
+            while True:
+                line = await asyncio.wait_for(
+                    loop.run_in_executor(None, proc.stdout.readline), 30)
+                assert line, "openssl s_server ended before it listened"
+                if line.strip() == "ACCEPT":
                     break
-                except w3sock.NetworkError as e:
-                    if e.code_name != "W3S_ECONNREFUSED":
-                        raise
-                    await asyncio.sleep(0.1)
-            else:
-                raise AssertionError("openssl s_server never listened")
+            s = w3sock.TCPSocket("127.0.0.1", port, use_secure_transport=True,
+                                 tls=w3sock.TLSOptions(ca=certs.ca, server_name="localhost",
+                                                       alpn=["w3s/1"]))
+            await s.opened
             info = s.get_info()
             assert info["tls_version"] == version and s.alpn == "w3s/1", info
             await s.writable.write(b"w3sock over openssl\n")

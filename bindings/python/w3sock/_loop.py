@@ -4,13 +4,23 @@ The native loop's eventfd is watched with ``loop.add_reader``; each wake-up
 drains the queue in batches with ``w3s_loop_poll`` and dispatches each event
 to the socket object registered for its handle. No Python code ever runs on
 a library thread.
+
+Teardown: a native loop lives exactly as long as its asyncio loop. Closing
+the asyncio loop (``loop.close()``, the end of ``asyncio.run()``) closes the
+native loop first and fails the sockets still open on it with AbortError
+(see ``_watch_close``). In a child made by ``os.fork()`` every library call
+answers W3S_EFORKED without entering the library (see ``_after_fork_in_child``)
+and the parent's native loops are only forgotten, never touched (their
+descriptors and the asyncio selector are shared with the parent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-from typing import Any, Dict, Optional
+import os
+import sys
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import _ffi as F
 from ._asyncio_adapter import ReadyRunner
@@ -45,6 +55,7 @@ class NativeLoop:
             raise error_from_code(fd, context="w3s_loop_fd")
         self.handle = h
         self.fd = fd
+        self.pid = os.getpid()  # a forked child must not touch this loop
         self.aloop = aloop
         self.sockets: Dict[int, Any] = {}
         self._buf = bytearray(F.EVENT_SIZE * BATCH)
@@ -60,6 +71,7 @@ class NativeLoop:
         self._closed = False
         self._release_scheduled = False
         aloop.add_reader(fd, self._drain)
+        _watch_close(aloop)
 
     # -- registry ---------------------------------------------------------
     def register(self, handle: int, obj: Any) -> None:
@@ -89,6 +101,8 @@ class NativeLoop:
         self._closed = True
         if _loops.get(id(self.aloop)) is self:
             del _loops[id(self.aloop)]
+        if self.pid != os.getpid():
+            return  # a forked child: the selector and the loop are the parent's
         try:
             self.aloop.remove_reader(self.fd)
         except Exception:  # loop already closed
@@ -193,24 +207,169 @@ class NativeLoop:
         })
 
     def _fail_all(self, code: int) -> None:
-        """The native loop is gone (w3s_shutdown or closed): close everything."""
+        """The native loop is gone (w3s_shutdown, or this is a forked child):
+        close everything."""
         socks = list(self.sockets.values())
         self.sockets.clear()
         self._closed = True
         _loops.pop(id(self.aloop), None)
+        if self.pid != os.getpid():
+            # A forked child woken by the parent's loop: the asyncio selector
+            # is shared with the parent, so removing the reader would stop
+            # the parent's loop from watching this fd. Close the child's copy
+            # of the descriptor first; the removal then misses (EBADF).
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
         try:
             self.aloop.remove_reader(self.fd)
         except Exception:
             pass
-        for obj in socks:
+        _fail_sockets(socks, code, "the native loop is gone")
+
+    def close_with_host(self) -> None:
+        """The asyncio loop is closing with sockets still open on this native
+        loop: close the native loop (its sockets are aborted, their
+        descriptors closed) and fail the socket objects with AbortError."""
+        if self._closed:
+            return
+        socks = list(self.sockets.values())
+        self.sockets.clear()
+        self._closed = True
+        if _loops.get(id(self.aloop)) is self:
+            del _loops[id(self.aloop)]
+        if self.pid == os.getpid():
             try:
-                obj._on_event(EV_ERROR, code, "the native loop is gone")
-                obj._on_event(EV_CLOSE, code, "")
-            except Exception as exc:  # pragma: no cover
-                self._report(exc, obj)
+                self.aloop.remove_reader(self.fd)
+            except Exception:
+                pass
+            F.lib.w3s_loop_close(self.handle)
+            code, why = F.W3S_EABORTED, "the asyncio event loop was closed"
+        else:
+            # a forked child closing the loop it inherited: the selector and
+            # the native loop belong to the parent (see _fail_all)
+            code, why = F.W3S_EFORKED, "w3sock cannot be used after fork()"
+        _fail_sockets(socks, code, why)
+
+
+def _fail_sockets(socks: List[Any], code: int, message: str) -> None:
+    """Delivers ERROR then CLOSE to socket objects whose native loop is gone.
+
+    Their futures are failed while nothing will ever run their callbacks
+    (the loop is closing or closed), so their exceptions are marked
+    retrieved here; otherwise collecting them would log "exception was
+    never retrieved" for futures nobody could have awaited. Whoever kept a
+    socket still finds the error in ``closed`` and gets it from ``send()``.
+    """
+    for obj in socks:
+        try:
+            obj._on_event(EV_ERROR, code, message)
+            obj._on_event(EV_CLOSE, code, "")
+        except Exception:  # pragma: no cover - bug guard
+            pass
+        for value in list(vars(obj).values()):
+            futs = value if isinstance(value, collections.deque) else (value,)
+            for fut in futs:
+                if isinstance(fut, asyncio.Future) and fut.done() and not fut.cancelled():
+                    fut.exception()
+
+
+def _watch_close(aloop: asyncio.AbstractEventLoop) -> None:
+    """Makes ``aloop.close()`` close the native loop first (once per loop).
+
+    asyncio has no public hook for a loop closing: neither BaseEventLoop
+    nor uvloop calls anything observable from close(), and a weakref
+    finalizer would only run once every socket, future and task holding the
+    loop is gone (they all do), i.e. possibly never. So the loop instance
+    gets its own ``close`` attribute, which shadows the class's method for
+    every caller (asyncio.run, asyncio.Runner, BaseEventLoop.__del__ and
+    user code all call ``loop.close()``). Loops that refuse new attributes
+    keep the fallback: get_native_loop reclaims native loops of closed
+    asyncio loops, and w3sock.shutdown() runs at interpreter exit.
+    """
+    original = aloop.close
+    if getattr(original, "_w3sock_hook", False):
+        return
+    key = id(aloop)
+
+    def close() -> None:
+        if not aloop.is_running():  # close() raises on a running loop
+            nl = _loops.get(key)
+            if nl is not None and nl.aloop is aloop:
+                nl.close_with_host()
+        original()
+
+    close._w3sock_hook = True  # type: ignore[attr-defined]
+    try:
+        aloop.close = close  # type: ignore[method-assign]
+    except (AttributeError, TypeError):
+        pass
+
+
+# --------------------------------------------------------------------------
+# os.fork()
+# --------------------------------------------------------------------------
+# In a child made by fork() the library's Go runtime has lost every thread
+# but the caller's, and entering it at all can spin forever (seen: a child
+# forked during a garbage collection, stuck in runtime.exitsyscall on its
+# first w3s_loop_poll). The header promises W3S_EFORKED from every call, so
+# in the child the binding answers every call itself, without entering the
+# library: the functions are swapped for stubs at fork time. What the stubs
+# answer with (error names and texts) is read from the library beforehand.
+
+_forked = False  # True in a child made by os.fork()
+_FORKED_MESSAGE = b"w3sock cannot be used in a child process after fork()"
+_ERROR_TEXTS: Dict[int, Tuple[bytes, bytes]] = {
+    code: (F.err_name(code).encode(), F.strerror(code).encode())
+    for name, code in vars(F).items()
+    if name.startswith("W3S_E") and isinstance(code, int)
+}
+
+
+def _forked_stub(name: str) -> Callable[..., Any]:
+    """What the function called ``name`` answers in a forked child."""
+    if name == "w3s_err_name":
+        return lambda code, *_: _ERROR_TEXTS.get(code, (b"W3S_UNKNOWN", b""))[0]
+    if name == "w3s_strerror":
+        return lambda code, *_: _ERROR_TEXTS.get(code, (b"", b"unknown error"))[1]
+    if name == "w3s_last_error_message":
+        return lambda *_: _FORKED_MESSAGE
+    if name == "w3s_version_string":
+        return lambda *_: F.VERSION_STRING.encode()
+    if name == "w3s_version":
+        return lambda *_: F.VERSION
+    return lambda *_: F.W3S_EFORKED
+
+
+def _after_fork_in_child() -> None:
+    global _forked
+    _forked = True
+    stubs: Dict[str, Callable[..., Any]] = {}
+    functions = (F.lib._FuncPtr, F.raw._FuncPtr)
+    for cdll in (F.lib, F.raw):
+        for name, fn in list(vars(cdll).items()):
+            if name.startswith("w3s_") and isinstance(fn, functions):
+                stub = stubs.setdefault(name, _forked_stub(name))
+                setattr(cdll, name, stub)
+    # functions the binding's modules keep in globals of their own
+    for modname, mod in list(sys.modules.items()):
+        if modname == "w3sock" or modname.startswith("w3sock."):
+            for attr, fn in list(vars(mod).items()):
+                name = getattr(fn, "__name__", "")
+                if isinstance(fn, functions) and name in stubs:
+                    setattr(mod, attr, stubs[name])
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def get_native_loop(aloop: Optional[asyncio.AbstractEventLoop] = None) -> NativeLoop:
+    if _forked:
+        # the library refuses every call here; say so before anything else
+        # (uvloop even forgets the running loop in a child)
+        raise error_from_code(F.W3S_EFORKED, context="w3sock in a forked child",
+                              detail="w3sock cannot be used in a child process after fork()")
     if aloop is None:
         try:
             aloop = asyncio.get_running_loop()

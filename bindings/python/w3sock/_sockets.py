@@ -517,6 +517,11 @@ class Writable:
         if owner._send_bytes(data) > 0:
             # a DRAIN follows every flush (the native mark is 1, see _tcp_opts)
             await owner._wait_drain()
+            # ... but one made before these bytes were queued (a library
+            # thread flushes TLS sockets while the host is busy) ends that
+            # wait early: wait on until the queue is empty
+            while owner.buffered_amount > 0:
+                await owner._wait_drain()
 
     async def ready(self) -> None:
         """Waits until the send buffer is below its high-water mark."""
