@@ -17,6 +17,7 @@ descriptors and the asyncio selector are shared with the parent).
 from __future__ import annotations
 
 import asyncio
+import collections
 import ctypes
 import os
 import sys
