@@ -18,13 +18,25 @@ import (
 // here is exported to C.
 
 // overlay copies b over a zeroed C struct of size n (malloc'ed; the caller
-// frees it). Bytes past n are ignored; a short b leaves the rest zero.
+// frees it). The allocation also covers the size b's leading size field
+// claims (up to maxStructSize), since the library reads that many bytes of
+// a struct larger than its own; bytes past it are ignored, and a short b
+// leaves the rest zero.
 func overlay(b []byte, n uintptr) unsafe.Pointer {
-	p := C.calloc(1, C.size_t(n))
+	alloc := max(n, min(claimedSize(b), maxStructSize))
+	p := C.calloc(1, C.size_t(alloc))
 	if len(b) > 0 {
-		C.memcpy(p, unsafe.Pointer(&b[0]), C.size_t(min(uintptr(len(b)), n)))
+		C.memcpy(p, unsafe.Pointer(&b[0]), C.size_t(min(uintptr(len(b)), alloc)))
 	}
 	return p
+}
+
+// claimedSize is the struct size b's leading size field says (a short b
+// reads as zero-padded).
+func claimedSize(b []byte) uintptr {
+	var f [4]byte
+	copy(f[:], b)
+	return uintptr(f[0]) | uintptr(f[1])<<8 | uintptr(f[2])<<16 | uintptr(f[3])<<24
 }
 
 // cstrings hands out C copies of strs ("" is NULL) and frees them all.

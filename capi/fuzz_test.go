@@ -36,7 +36,7 @@ func FuzzOptionStructs(f *testing.F) {
 		}
 		tcp, e := fuzzTCPStruct(raw, tr, strs)
 		checkDecode(t, "tcp", raw, tcpSize, e)
-		if e == nil {
+		if e == nil && complete(raw, tcpSize) {
 			if tcp.LocalAddress != s1 {
 				t.Fatalf("local_address %q decoded as %q", s1, tcp.LocalAddress)
 			}
@@ -46,44 +46,52 @@ func FuzzOptionStructs(f *testing.F) {
 			if ve := tcp.Validate(); ve != nil && ve.Code != core.EINVAL && ve.Code != core.EADDR {
 				t.Fatalf("Validate: %s", ve.Code.Name())
 			}
-			if tcp.TLS != nil {
+			if tcp.TLS != nil && complete(tr, tlsSize) {
 				checkTLS(t, tcp.TLS, strs[1:])
 			}
 		}
-		if e == nil && withTLS && tcp.TLS == nil {
+		if e == nil && complete(raw, tcpSize) && withTLS && tcp.TLS == nil {
 			t.Fatalf("a tls pointer was given and dropped")
 		}
 		udp, e := fuzzUDPStruct(raw, strs)
 		checkDecode(t, "udp", raw, udpSize, e)
-		if e == nil && (udp.LocalAddress != s1 || udp.RemoteAddress != s2 || udp.MulticastInterface != s3) {
+		if e == nil && complete(raw, udpSize) && (udp.LocalAddress != s1 || udp.RemoteAddress != s2 || udp.MulticastInterface != s3) {
 			t.Fatalf("udp strings %q %q %q decoded as %+v", s1, s2, s3, udp)
 		}
 		tls, e := fuzzTLSStruct(tlsRaw, strs)
 		checkDecode(t, "tls", tlsRaw, tlsSize, e)
-		if e == nil {
+		if e == nil && complete(tlsRaw, tlsSize) {
 			checkTLS(t, tls, strs)
 		}
 	})
 }
 
-// checkDecode: a struct whose size field is below the header's size is
-// refused with EINVAL; any error is EINVAL.
+// checkDecode: any error is EINVAL. A size field below 4 or above
+// maxStructSize is refused; a struct larger than the library's is taken
+// only when its unknown tail is zero (capi/sized.go); a smaller one is taken
+// with defaults for the fields it lacks.
 func checkDecode(t *testing.T, what string, raw []byte, want uintptr, e *core.Error) {
-	var size uint32
-	if len(raw) >= 4 {
-		size = binary.LittleEndian.Uint32(raw)
-	} else {
-		b := make([]byte, 4)
-		copy(b, raw)
-		size = binary.LittleEndian.Uint32(b)
-	}
+	size := claimedSize(raw)
 	if e != nil && e.Code != core.EINVAL {
 		t.Fatalf("%s: %s (%s), want EINVAL or success", what, e.Code.Name(), e.Msg)
 	}
-	if uintptr(size) < want && e == nil {
-		t.Fatalf("%s: size %d below %d accepted", what, size, want)
+	if e != nil {
+		return
+	}
+	if size < 4 || size > maxStructSize || size%inputAlign != 0 {
+		t.Fatalf("%s: size %d accepted", what, size)
+	}
+	for i := want; i < size && i < uintptr(len(raw)); i++ {
+		if raw[i] != 0 {
+			t.Fatalf("%s: size %d with byte %d of the unknown tail set accepted", what, size, i)
+		}
 	}
 }
+
+// complete: the struct's size field covers this library's whole layout, so
+// every field the test filled in is read (a smaller caller's struct keeps
+// the defaults for what it lacks).
+func complete(raw []byte, want uintptr) bool { return claimedSize(raw) >= want }
 
 // checkTLS: the strings arrive as given; the ALPN list is split on commas
 // into trimmed names.

@@ -30,6 +30,10 @@ const maxStructSize = 4096
 // sizeFieldLen is the size field itself: the smallest size there is.
 const sizeFieldLen = 4
 
+// inputAlign is the alignment of every sized input struct (each holds a
+// pointer), hence a divisor of every size a caller can claim for one.
+const inputAlign = 8
+
 // callerSize reads the leading size field of the caller's struct at p and
 // checks that it is plausible.
 func callerSize(p unsafe.Pointer, name, hint string) (uintptr, *core.Error) {
@@ -48,6 +52,14 @@ func sizedIn(dst unsafe.Pointer, dstSize uintptr, src unsafe.Pointer, name, hint
 	size, e := callerSize(src, name, hint)
 	if e != nil {
 		return e
+	}
+	// Every input struct holds pointers, so any sizeof a compiler gives it
+	// is a multiple of 8. Another size would end inside a field and hand the
+	// library half a pointer (found by FuzzOptionStructs). Output structs
+	// need no such rule: a short one just gets fewer bytes.
+	if size%inputAlign != 0 {
+		return core.Errf(core.EINVAL, "%s.size is %d, not a multiple of %d (set it to sizeof the struct); %s",
+			name, size, inputAlign, hint)
 	}
 	n := min(size, dstSize)
 	copy(unsafe.Slice((*byte)(dst), n), unsafe.Slice((*byte)(src), n))

@@ -421,7 +421,8 @@ typedef struct w3s_udp_options {
 
 /* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL).
  * Every function taking one of these structs reads o->size bytes of it
- * (ABI POLICY): W3S_EINVAL when size is below 4 or above 4096, or when a
+ * (ABI POLICY): W3S_EINVAL when size is below 4 or above 4096, or not a
+ * multiple of 8 (no sizeof is, and it would end inside a field), or when a
  * larger struct than this library's has a non-zero byte past its end. */
 int w3s_tls_options_init(w3s_tls_options *o);
 int w3s_tcp_options_init(w3s_tcp_options *o);

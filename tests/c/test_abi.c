@@ -97,6 +97,11 @@ static void test_tcp_options(void) {
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
     old.size = 1u << 20; /* an uninitialised size is not believed */
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
+    /* a size no compiler gives (it would end inside a pointer field) */
+    old.size = (uint32_t)sizeof old - 4;
+    CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
+    CHECK(strstr(w3s_last_error_message(), "multiple of 8") != NULL, "the message says why: %s",
+          w3s_last_error_message());
     w3s_close(l);
     wait_type(l, W3S_EV_CLOSE);
 }
