@@ -59,7 +59,7 @@ test('a worker that closed its sockets ends by itself and leaves no loop behind'
 });
 
 test('W3SOCK_WAKE=notify: worker.terminate() and process.exit() in a worker', { timeout: 30000 }, async () => {
-  await checkRounds('terminate', 3, 1, { W3SOCK_WAKE: 'notify' });
+  await checkRounds('terminate', 10, 1, { W3SOCK_WAKE: 'notify' });
   await checkRounds('exit', 2, 3, { W3SOCK_WAKE: 'notify' });
 });
 
