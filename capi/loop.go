@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -29,6 +30,12 @@ type loopState struct {
 	scratch []core.Event
 	arena   unsafe.Pointer
 	arenaN  int
+
+	// closing is set once the loop starts closing (w3s_loop_close,
+	// w3s_shutdown): from then on the notify callback is not called. The
+	// host is tearing down, and a callback into it then may find its
+	// runtime gone (a terminated Node worker: koffi aborts the process).
+	closing atomic.Bool
 
 	cbMu     sync.Mutex
 	cbStop   chan struct{}
@@ -93,6 +100,7 @@ func w3s_loop_close(h C.int64_t) C.int {
 	if C.w3s_current_cb_loop() == h {
 		return fail(core.Errf(core.ESTATE, "w3s_loop_close called from inside the loop's own callback"))
 	}
+	st.closing.Store(true)
 	st.stopCallback()
 	loopsMu.Lock()
 	delete(loops, st.loop.Handle())
@@ -309,6 +317,7 @@ func quiesceAllLoops() {
 	}
 	loopsMu.Unlock()
 	for _, st := range all {
+		st.closing.Store(true)
 		st.stopCallback()
 		st.retireFast()
 	}
@@ -324,6 +333,10 @@ func w3s_loop_set_notify(h C.int64_t, fn C.w3s_notify_cb, user unsafe.Pointer) C
 		st.loop.SetNotify(nil)
 		return 0
 	}
-	st.loop.SetNotify(func() { C.w3s_call_notify(fn, user) })
+	st.loop.SetNotify(func() {
+		if !st.closing.Load() {
+			C.w3s_call_notify(fn, user)
+		}
+	})
 	return 0
 }

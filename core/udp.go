@@ -501,6 +501,12 @@ func (s *Socket) udpReadLoop() {
 			b := getBuf()
 			defer putBuf(b)
 			for len(batch) < udpReadBatch {
+				// A pause's read deadline does not stop a wait that
+				// readiness ends at the same time (Go's poller reports the
+				// readiness): look at the flag before every datagram.
+				if s.pausedNow() {
+					return true
+				}
 				n, _, _, from, e := unix.Recvmsg(int(fd), *b, nil, unix.MSG_DONTWAIT)
 				if e == unix.EINTR {
 					continue
@@ -557,6 +563,18 @@ func (s *Socket) udpReadLoop() {
 }
 
 const udpReadBatch = 64
+
+// pausedNow reports whether the reader should stop taking datagrams: the
+// socket is paused or over, or its lock is busy (Abort holds it while it
+// closes the descriptor, which waits for this read to end; the reader's
+// next round looks again under the lock).
+func (s *Socket) pausedNow() bool {
+	if !s.mu.TryLock() {
+		return true
+	}
+	defer s.mu.Unlock()
+	return s.paused || s.finished || s.state == StateClosing
+}
 
 type datagram struct {
 	data []byte

@@ -11,9 +11,17 @@ const { api, EVENT_SIZE, readHandle, normHandle } = native;
 const { check } = require('./errors');
 const { watchFd } = require('./uv');
 const runtime = require('./runtime');
+const { closeLoopAtTeardown } = require('./teardown');
+const { isMainThread } = require('node:worker_threads');
 
 const BATCH = 1024;
 const MAX_ROUNDS = 64; // batches per drain before yielding to the JS loop
+// How long a worker's blocking poll may wait. Node tears a worker down only
+// once every request on libuv's thread pool has finished (a terminated
+// worker runs no JavaScript that could wake it), so this bounds how long
+// worker.terminate() and a process exit can wait for us. The main thread
+// has no such teardown; its poll waits without bound.
+const WORKER_POLL_MS = 100;
 
 let current = null;
 
@@ -50,9 +58,17 @@ class Loop {
       this._notify = native.koffi.register(() => this.schedule(), native.koffi.pointer(native.NotifyCb));
       check(api.loop_set_notify(this.handle, this._notify, null));
     }
+    this.pollTimeout = isMainThread ? -1 : WORKER_POLL_MS;
+    // A worker's loop is closed natively when Node tears the worker down
+    // (see teardown.js), whether or not JavaScript still runs then.
+    this.teardownHook = isMainThread ? null : closeLoopAtTeardown(this.handle);
     this._onAsync = (err, n) => {
       this.asyncPending = false;
       if (err || n < 0 || this.closed) return;
+      if (n === 0) { // the worker's poll timed out: wait again
+        this.arm();
+        return;
+      }
       this.draining = true;
       try {
         this.dispatch(n);
@@ -69,13 +85,37 @@ class Loop {
     if (this.mode !== 'async' || this.asyncPending || this.draining || this.scheduled ||
         this.closed || this.sockets.size === 0) return;
     this.asyncPending = true;
-    api.loop_poll.async(this.handle, this.ptr, BATCH, -1, this._onAsync);
+    api.loop_poll.async(this.handle, this.ptr, BATCH, this.pollTimeout, this._onAsync);
   }
 
   /** Stops watching (before the library closes the fd). */
   stopWatching() {
     this.closed = true;
     if (this.watcher !== null) this.watcher.stop();
+  }
+
+  /**
+   * Closes the library loop (aborting its sockets and waking a poll in
+   * flight) and closes every socket object on it, as by an abort.
+   */
+  close() {
+    if (this.handle === 0) return;
+    this.stopWatching();
+    if (this.teardownHook !== null) this.teardownHook.cancel();
+    // The notify callback stays registered: the runtime is going away, and
+    // a library thread may be inside it right now.
+    api.loop_close(this.handle);
+    this.handle = 0;
+    this.closeSockets();
+  }
+
+  /** The library delivers nothing more: every socket object closes (as by an abort). */
+  closeSockets() {
+    for (const [, sock] of [...this.sockets]) {
+      try { sock._onClose(native.ERR.EABORTED); } catch { /* keep closing the others */ }
+    }
+    this.sockets.clear();
+    this.keepAlive.unref();
   }
 
   add(handle, sock) {
@@ -175,10 +215,20 @@ let exitHooked = false;
 function hookExit() {
   if (exitHooked) return;
   exitHooked = true;
-  // The process is going away: let the library abort what is left at once
-  // instead of leaving goroutines behind during teardown.
+  // The process (or this worker) is going away: let the library abort what
+  // is left at once instead of leaving goroutines, descriptors and a poll
+  // on libuv's thread pool behind (Node waits for that poll before it lets
+  // a worker go). A worker closes only its own loop; the main thread's exit
+  // is the process's.
   process.once('exit', () => {
-    if (current !== null && require('node:worker_threads').isMainThread) shutdown();
+    if (current === null) return;
+    if (isMainThread) {
+      shutdown();
+    } else {
+      const loop = current;
+      current = null;
+      loop.close();
+    }
   });
 }
 
@@ -187,13 +237,9 @@ function shutdown() {
   if (current !== null) current.stopWatching();
   api.shutdown();
   if (current === null) return;
-  // The library delivers nothing more: every socket is closed now (as by an
-  // abort), so nothing keeps the process alive.
-  for (const [, sock] of [...current.sockets]) {
-    try { sock._onClose(native.ERR.EABORTED); } catch { /* keep closing the others */ }
-  }
-  current.sockets.clear();
-  current.keepAlive.unref();
+  if (current.teardownHook !== null) current.teardownHook.cancel();
+  // Every socket is closed now, so nothing keeps the process alive.
+  current.closeSockets();
 }
 
 module.exports = { getLoop, hasLoop, hookExit, shutdown, Loop };

@@ -163,11 +163,15 @@ test('events interface: open, message, drain, close; send() hint and bufferedAmo
   const opened = new Promise((r) => { sock.onopen = () => { seen.push('open'); r(); }; });
   let got = 0;
   const chunks = [];
+  let want = Infinity; // set once everything is sent
+  let echoedAll;
+  const echoed = new Promise((r) => { echoedAll = r; });
   const ended = new Promise((r) => {
     sock.addEventListener('message', (ev) => {
       assert.ok(ev.data instanceof Uint8Array);
       chunks.push(ev.data);
       got += ev.data.length;
+      if (got >= want) echoedAll();
     });
     sock.onclose = (ev) => { seen.push('close'); assert.equal(ev.hadError, false); r(); };
   });
@@ -179,12 +183,16 @@ test('events interface: open, message, drain, close; send() hint and bufferedAmo
   const drained = new Promise((r) => sock.addEventListener('drain', () => { seen.push('drain'); r(); }, { once: true }));
   const hint = sock.send(big);
   assert.equal(hint, false, 'send() past the high-water mark returns false');
-  assert.ok(sock.bufferedAmount >= 0);
+  // 16 MiB cannot all be in the kernel yet: the rest is queued.
+  assert.ok(sock.bufferedAmount >= 64 * 1024, `${sock.bufferedAmount} bytes buffered`);
   await withTimeout(drained, 10000, 'drain event');
+  assert.equal(sock.bufferedAmount, 0, 'nothing buffered at drain');
   assert.equal(sock.send('tail'), true);
   const total = big.length + 4;
   // Wait until the echo came back completely, then close.
-  for (let i = 0; i < 800 && got < total; i++) await new Promise((r) => setTimeout(r, 25));
+  want = total;
+  if (got >= want) echoedAll();
+  await withTimeout(echoed, 20000, 'the whole echo');
   assert.equal(got, total);
   assert.equal(sha256(Buffer.concat(chunks)), sha256(Buffer.concat([big, Buffer.from('tail')])));
   sock.close();
@@ -200,31 +208,38 @@ test('suspend() holds the peer back; resume() lets it continue', { timeout: 3000
   const sock = new TCPSocket('127.0.0.1', localPort);
   const peer = await server.listen();
   await sock.opened;
+  const total = 64 * 1024 * 1024;
   let got = 0;
-  sock.onmessage = (ev) => { got += ev.data.length; };
+  let gotAll;
+  const received = new Promise((r) => { gotAll = r; });
+  sock.onmessage = (ev) => {
+    got += ev.data.length;
+    if (got >= total) gotAll();
+  };
   sock.suspend();
   assert.equal(sock.getInfo().paused, true);
   // The peer writes far more than the kernel buffers hold: its writes block.
-  const total = 64 * 1024 * 1024;
   const w = peer.writable.getWriter();
   let written = 0;
+  let movedOn;
+  const peerMovedOn = new Promise((r) => { movedOn = r; });
   const writing = (async () => {
     const chunk = Buffer.alloc(256 * 1024, 1);
-    while (written < total) { await w.write(chunk); written += chunk.length; }
+    while (written < total) {
+      await w.write(chunk);
+      written += chunk.length;
+      if (written >= 512 * 1024) movedOn();
+    }
     await w.close();
   })();
-  // Wait until the writer stops making progress.
-  let last = -1;
-  for (let i = 0; i < 200; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-    if (written === last) break;
-    last = written;
-  }
+  // The peer's first 512 KiB fit in its send queue and the kernel's
+  // buffers whatever we do; by then they are here to be read.
+  await withTimeout(peerMovedOn, 10000, 'the peer sent 512 KiB');
   assert.ok(written < total, `writer blocked (${written} of ${total})`);
   assert.equal(got, 0, 'no message while suspended');
   sock.resume();
   await withTimeout(writing, 20000, 'writer finished after resume');
-  for (let i = 0; i < 400 && got < total; i++) await new Promise((r) => setTimeout(r, 25));
+  await withTimeout(received, 20000, 'everything received after resume');
   assert.equal(got, total);
   sock.close();
   await Promise.all([sock.closed, peer.closed]);
