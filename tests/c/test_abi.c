@@ -95,8 +95,39 @@ static void test_tcp_options(void) {
 
     old.size = 0;
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
+    old.size = 3; /* shorter than the size field itself */
+    CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
     old.size = 1u << 20; /* an uninitialised size is not believed */
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
+
+    /* The extremes that are accepted: the size field alone (every field
+     * takes its default) and the 4096-byte limit with a zero tail. */
+    static union { uint32_t size; uint8_t bytes[4097]; } edge;
+    memset(&edge, 0, sizeof edge);
+    edge.size = 4;
+    int64_t l4 = w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&edge, 0);
+    CHECK(l4 > 0, "a 4-byte w3s_tcp_options (the size field only) is all defaults (got %lld: %s)",
+          (long long)l4, w3s_last_error_message());
+    if (l4 > 0) {
+        CHECK(opt(l4, W3S_OPT_ADDRESS_REUSE) == 1, "its address_reuse is the default 1");
+        w3s_close(l4);
+        wait_type(l4, W3S_EV_CLOSE);
+    }
+    edge.size = 4096;
+    int64_t c4096 = w3s_tcp_connect(the_loop, "127.0.0.1", info.local_port, (const w3s_tcp_options *)&edge, 0);
+    CHECK(c4096 > 0, "a 4096-byte struct with a zero tail is accepted (got %lld)", (long long)c4096);
+    if (c4096 > 0) {
+        CHECK(wait_type(c4096, W3S_EV_OPEN), "the 4096-byte-struct client opens");
+        CHECK(opt(c4096, W3S_OPT_NO_DELAY) == 0, "its known fields are the caller's (no_delay 0)");
+        w3s_abort(c4096);
+    }
+    edge.size = 4097;
+    CHECK_CODE(w3s_tcp_connect(the_loop, "127.0.0.1", info.local_port, (const w3s_tcp_options *)&edge, 0),
+               W3S_EINVAL);
+    edge.size = 4096;
+    edge.bytes[4095] = 1; /* the last byte the limit allows, set */
+    CHECK_CODE(w3s_tcp_connect(the_loop, "127.0.0.1", info.local_port, (const w3s_tcp_options *)&edge, 0),
+               W3S_EINVAL);
     w3s_close(l);
     wait_type(l, W3S_EV_CLOSE);
 }
