@@ -563,8 +563,8 @@ typedef struct w3s_group {
  * caller's sizeof(w3s_group); exactly that many bytes are written per
  * element); returns how many the socket has (may be more than max). out
  * may be NULL when max is 0.
- * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL (elem_size below
- * W3S_GROUP_SIZE_V1 or above 4096). */
+ * Errors: W3S_EBADF, W3S_ENOTSUP (not UDP), W3S_EINVAL (max < 0, NULL
+ * out with max > 0, elem_size below W3S_GROUP_SIZE_V1 or above 4096). */
 int w3s_get_joined_groups_sized(int64_t h, w3s_group *out, int max, size_t elem_size);
 
 /* The 0.1 entry point (W3S_GROUP_SIZE_V1-byte elements); the macro makes

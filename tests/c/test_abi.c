@@ -441,6 +441,10 @@ static void test_array_sizes(void) {
     CHECK((w3s_get_joined_groups)(u, old, 2) == 2 && strcmp(old[1].group, g[1].base.group) == 0,
           "the 0.1 w3s_get_joined_groups agrees");
     CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, 2, 8), W3S_EINVAL);
+    CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, 2, 4097), W3S_EINVAL);
+    CHECK_CODE(w3s_get_joined_groups_sized(u, NULL, 2, sizeof(new_group)), W3S_EINVAL);
+    CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, -1, sizeof(new_group)), W3S_EINVAL);
+    CHECK(w3s_get_joined_groups_sized(u, NULL, 0, sizeof(new_group)) == 2, "NULL out with max 0 counts");
     w3s_abort(u);
 }
 
