@@ -153,12 +153,20 @@ test('permission denied (a port below 1024 for an unprivileged user) rejects ope
   assert.equal(r.stdout.trim(), 'NetworkError:W3S_EACCES NetworkError:W3S_EACCES');
 });
 
-/** Runs node with args as user nobody (we are root here), unprivileged ports as the kernel default. */
+/**
+ * Runs node with args as user nobody (we are root here), in a network
+ * namespace of its own whose privileged ports are 1-1023 whatever the host
+ * says (containers often set ip_unprivileged_port_start to 0, so that any
+ * user may bind port 7).
+ */
 function runAsNobody(args) {
   const { spawn } = require('node:child_process');
+  const ownNetns = ['-n', 'sh', '-c',
+    'ip link set lo up && echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start && exec "$@"', 'sh'];
   return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all',
-      process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/tmp' } });
+    const child = spawn('unshare', [...ownNetns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
+      '--inh-caps=-all', process.execPath, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/tmp' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

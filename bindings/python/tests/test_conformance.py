@@ -182,12 +182,21 @@ asyncio.run(main())
 """
 
 
+# Runs its arguments in a network namespace of its own whose privileged
+# ports are 1-1023 whatever the host says (containers often set
+# ip_unprivileged_port_start to 0, so that any user may bind port 1).
+_OWN_NETNS_PRIVILEGED_PORTS = [
+    "unshare", "-n", "sh", "-c",
+    "ip link set lo up && echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start"
+    ' && exec "$@"', "sh"]
+
+
 def test_bind_permission_denied_rejects_opened():
     # port 1 needs CAP_NET_BIND_SERVICE: a child without it (root drops it
     # from its bounding set) gets EACCES
     cmd = [sys.executable, "-c", _EACCES_CHILD]
     if os.geteuid() == 0:
-        cmd = ["setpriv", "--bounding-set", "-net_bind_service", *cmd]
+        cmd = [*_OWN_NETNS_PRIVILEGED_PORTS, "setpriv", "--bounding-set", "-net_bind_service", *cmd]
     env = dict(os.environ, PYTHONPATH=str(PKG_ROOT))
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env)
     assert p.returncode == 0, p.stderr
