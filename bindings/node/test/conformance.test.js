@@ -348,6 +348,36 @@ test('TCPSocket.readable is a byte stream: getReader({ mode: "byob" }) reads int
   }
 });
 
+test('BYOB reads into views much smaller than a chunk lose nothing (1- and 7-byte views)', { timeout: 20000 }, async () => {
+  // A chunk larger than the view stays queued in the stream and fills the
+  // next reads; the bytes come out whole and in order.
+  const crypto = require('node:crypto');
+  const data = crypto.randomBytes(20000);
+  const srv = await sendingServer(data);
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await sock.opened;
+    const reader = sock.readable.getReader({ mode: 'byob' });
+    const got = Buffer.alloc(data.length);
+    let n = 0;
+    for (let i = 0; n < data.length && i < data.length; i++) {
+      const { value, done } = await withTimeout(reader.read(new Uint8Array(i % 2 ? 7 : 1)), 5000, 'small byob read');
+      assert.equal(done, false, `ended early at ${n} bytes`);
+      assert.ok(value.byteLength >= 1 && value.byteLength <= (i % 2 ? 7 : 1));
+      got.set(value, n);
+      n += value.byteLength;
+    }
+    assert.equal(n, data.length);
+    assert.ok(got.equals(data), 'every byte, in order');
+    const end = await withTimeout(reader.read(new Uint8Array(1)), 5000, 'end');
+    assert.equal(end.done, true);
+    reader.releaseLock();
+    await withTimeout(sock.close(), 5000, 'closed');
+  } finally {
+    await srv.stop();
+  }
+});
+
 test('a BYOB read larger than the receive high-water mark completes (min = the whole view)', { timeout: 30000 }, async () => {
   // 3 MiB asked for at once, with the readable's pause mark at 64 KiB and
   // the library's at 256 KiB: data must keep flowing while the read waits.
