@@ -289,6 +289,22 @@ test('TLS material: a path or other non-PEM text is a TypeError saying what was 
     useSecureTransport: true, tls: { ca: Buffer.from([0x30, 0x82, 0x01, 0x0a, 0x02]) },
   }), 'TypeError');
   assert.match(e3.message, /no PEM block/);
+  assert.match(e3.message, /DER must be converted/);
+  // A path in a Buffer is shown as the path it is.
+  const e5 = throwsWith(() => new TCPSocket('127.0.0.1', 9, {
+    useSecureTransport: true, tls: { ca: Buffer.from('/etc/ssl/ca.pem') },
+  }), 'TypeError');
+  assert.match(e5.message, /"\/etc\/ssl\/ca\.pem" looks like a file path/);
+  assert.doesNotMatch(e5.message, /DER/);
+  // An empty string is named as given.
+  const e6 = throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: '' } }), 'TypeError');
+  assert.match(e6.message, /tls\.ca "" is not PEM text/);
+  // Key material is not echoed back, the way to pass a file is.
+  const e8 = throwsWith(() => new TCPSocket('127.0.0.1', 9, {
+    useSecureTransport: true, tls: { key: Buffer.from('c2VjcmV0IGtleQ=='), cert: '-----BEGIN CERTIFICATE-----\n' },
+  }), 'TypeError');
+  assert.match(e8.message, /tls\.key holds 16 bytes/);
+  assert.doesNotMatch(e8.message, /c2VjcmV0/);
   // An array entry is named by its index.
   const e4 = throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: ['C:\\certs\\ca.pem'] } }), 'TypeError');
   assert.match(e4.message, /tls\.ca\[0\]/);
