@@ -326,6 +326,34 @@ def test_streams_readexactly_beyond_limit(arun):
     arun(main)
 
 
+def test_streams_readline_beyond_high_water_with_a_large_limit(arun):
+    # a 3 MiB line read with readline()/readuntil() under a limit that
+    # allows it: the separator lies past the receive mark (1 MiB), so data
+    # must keep flowing while the reader waits for it
+    async def main():
+        line = _payload(BIG).replace(b"\n", b" ") + b"\n"
+        received: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+        async def handle(reader: w3sock.StreamReader, writer: w3sock.StreamWriter) -> None:
+            first = await reader.readline()
+            second = await reader.readuntil(b"\n")
+            received.set_result(first + second)
+            writer.close()
+
+        server = await w3sock.start_server(handle, "127.0.0.1", 0, limit=4 * BIG)
+        port = server.sockets[0].getsockname()[1]
+        reader, writer = await w3sock.open_connection("127.0.0.1", port)
+        writer.write(line * 2)
+        await writer.drain()
+        assert await asyncio.wait_for(received, 30) == line * 2
+        writer.close()
+        await writer.wait_closed()
+        server.close()
+        await server.wait_closed()
+
+    arun(main)
+
+
 async def _http_echo_digest(reader: w3sock.StreamReader, writer: w3sock.StreamWriter) -> None:
     """A minimal HTTP/1.1 server: answers a POST with the body's length and sha256."""
     head = await reader.readuntil(b"\r\n\r\n")
