@@ -331,7 +331,10 @@ int w3s_loop_set_callback(int64_t loop, w3s_event_cb cb, void *user);
  * the host's thread has run it (koffi callbacks do). A host that is only
  * notified cannot see socket readiness on the fd, so from this call on every
  * socket of the loop is read by a library thread that queues its data.
- * fn == NULL removes it. Errors: W3S_EBADF. */
+ * fn == NULL removes it. Once this call (replacing or removing fn) or
+ * w3s_loop_close() returns, no call of the old fn starts; one already
+ * running is not waited for (it may be waiting for this very thread) and
+ * may still be returning. Errors: W3S_EBADF. */
 typedef void (*w3s_notify_cb)(void *user);
 int w3s_loop_set_notify(int64_t loop, w3s_notify_cb fn, void *user);
 
