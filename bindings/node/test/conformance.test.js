@@ -126,6 +126,9 @@ test('TCPServerSocket: bind failures reject opened and closed, the constructor d
     await rejectsWith(s.opened, 'NetworkError', 'W3S_EADDRINUSE');
     await rejectsWith(s.closed, 'NetworkError', 'W3S_EADDRINUSE');
     await rejectsWith(s.listen(), 'InvalidStateError');
+    await rejectsWith(s.close(), 'NetworkError', 'W3S_EADDRINUSE'); // settles as closed did
+    await rejectsWith(s.abort(), 'NetworkError', 'W3S_EADDRINUSE');
+    assert.equal(s.readyState, 'closed');
     const t = new TCPServerSocket({ localAddress: '192.0.2.1' });
     await rejectsWith(t.opened, 'NetworkError', 'W3S_EADDRNOTAVAIL');
   } finally {

@@ -137,6 +137,13 @@ def test_bind_in_use_rejects_opened(arun):
                 u.send(b"x", "127.0.0.1", 9)
             with pytest.raises(w3sock.NetworkError):
                 await u.close()  # already closed: settles as closed did
+            with pytest.raises(w3sock.NetworkError) as ei:
+                await s.close()
+            assert ei.value.code_name == "W3S_EADDRINUSE"
+            with pytest.raises(w3sock.InvalidStateError):
+                await asyncio.wait_for(s.listen(), 30)
+            u.close()  # twice, not awaited: nothing is logged (errors == [])
+            s.close()
         await asyncio.sleep(0)
         gc.collect()
         assert errors == []
