@@ -89,8 +89,9 @@
  *   Arrays the library fills (w3s_event, w3s_group, w3s_interface) get the
  *   caller's element size instead: once per loop (w3s_loop_new_sized) or
  *   per call (*_sized); a size below the first ABI's is W3S_EINVAL. Fields
- *   are only ever appended, and every version of a struct is a multiple of
- *   8 bytes, so no new field lies in an older version's tail padding.
+ *   are only ever appended, and every version of a struct ends at its last
+ *   field (no tail padding; its size is a multiple of 8), so no new field
+ *   lies in an older version's padding.
  *
  * ABI HISTORY
  *   0.1.0  First ABI.
