@@ -87,8 +87,9 @@ type Loop struct {
 	polling   int  // Polls in progress (Close waits for them)
 	idle      *sync.Cond
 	notify    func()
-	notifyCh  chan struct{} // wakes the notifier goroutine (capacity 1)
-	hostReads bool          // plain TCP sockets are read by the polling thread
+	notifyCh  chan struct{}  // wakes the notifier goroutine (capacity 1)
+	notifiers sync.WaitGroup // notifier goroutines still running (tests wait on it)
+	hostReads bool           // plain TCP sockets are read by the polling thread
 	sockets   map[*Socket]struct{}
 	watched   map[int32]*Socket // host-read sockets by descriptor
 	ready     []unix.EpollEvent
@@ -154,9 +155,16 @@ func (l *Loop) SetNotify(fn func()) {
 	if fn != nil {
 		ch := make(chan struct{}, 1)
 		l.notifyCh = ch
+		l.notifiers.Add(1)
 		go func() {
+			defer l.notifiers.Done()
 			for range ch {
-				fn()
+				// A signal still buffered when fn was replaced, removed or
+				// the loop closed is dropped: the host may free what fn uses
+				// once those calls return.
+				if l.notifyIs(ch) {
+					fn()
+				}
 			}
 		}()
 		if len(l.q) > l.head {
@@ -174,6 +182,13 @@ func (l *Loop) SetNotify(fn func()) {
 	for _, s := range moved {
 		s.leaveHostReads()
 	}
+}
+
+// notifyIs reports whether ch is still the loop's notification channel.
+func (l *Loop) notifyIs(ch chan struct{}) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.notifyCh == ch
 }
 
 // usesHostReads reports whether new plain TCP sockets are read by the

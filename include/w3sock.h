@@ -89,8 +89,9 @@
  *   Arrays the library fills (w3s_event, w3s_group, w3s_interface) get the
  *   caller's element size instead: once per loop (w3s_loop_new_sized) or
  *   per call (*_sized); a size below the first ABI's is W3S_EINVAL. Fields
- *   are only ever appended, and every version of a struct is a multiple of
- *   8 bytes, so no new field lies in an older version's tail padding.
+ *   are only ever appended, and every version of a struct ends at its last
+ *   field (no tail padding; its size is a multiple of 8), so no new field
+ *   lies in an older version's padding.
  *
  * ABI HISTORY
  *   0.1.0  First ABI.
@@ -346,7 +347,10 @@ int w3s_loop_set_callback(int64_t loop, w3s_event_cb cb, void *user);
  * the host's thread has run it (koffi callbacks do). A host that is only
  * notified cannot see socket readiness on the fd, so from this call on every
  * socket of the loop is read by a library thread that queues its data.
- * fn == NULL removes it. Errors: W3S_EBADF. */
+ * fn == NULL removes it. Once this call (replacing or removing fn) or
+ * w3s_loop_close() returns, no call of the old fn starts; one already
+ * running is not waited for (it may be waiting for this very thread) and
+ * may still be returning. Errors: W3S_EBADF. */
 typedef void (*w3s_notify_cb)(void *user);
 int w3s_loop_set_notify(int64_t loop, w3s_notify_cb fn, void *user);
 
@@ -421,9 +425,10 @@ typedef struct w3s_udp_options {
 
 /* Fill *o with defaults (and o->size). Errors: W3S_EINVAL (NULL).
  * Every function taking one of these structs reads o->size bytes of it
- * (ABI POLICY): W3S_EINVAL when size is below 4 or above 4096, or not a
- * multiple of 8 (no sizeof is, and it would end inside a field), or when a
- * larger struct than this library's has a non-zero byte past its end. */
+ * (ABI POLICY): W3S_EINVAL when size is below 8 or above 4096, or not a
+ * multiple of 8 (every sizeof of these structs is one; another size would
+ * end inside a field), or when a larger struct than this library's has a
+ * non-zero byte past its end. */
 int w3s_tls_options_init(w3s_tls_options *o);
 int w3s_tcp_options_init(w3s_tcp_options *o);
 int w3s_udp_options_init(w3s_udp_options *o);
@@ -579,8 +584,8 @@ typedef struct w3s_group {
  * caller's sizeof(w3s_group); exactly that many bytes are written per
  * element); returns how many the socket has (may be more than max). out
  * may be NULL when max is 0.
- * Errors: W3S_EBADF, W3S_ENOTSUP, W3S_EINVAL (elem_size below
- * W3S_GROUP_SIZE_V1 or above 4096). */
+ * Errors: W3S_EBADF, W3S_ENOTSUP (not UDP), W3S_EINVAL (max < 0, NULL
+ * out with max > 0, elem_size below W3S_GROUP_SIZE_V1 or above 4096). */
 int w3s_get_joined_groups_sized(int64_t h, w3s_group *out, int max, size_t elem_size);
 
 /* The 0.1 entry point (W3S_GROUP_SIZE_V1-byte elements); the macro makes

@@ -187,9 +187,15 @@ def main() -> int:
     for cls, struct in PY_STRUCTS.items():
         queries[struct] = [f[0] for f in getattr(F, cls)._fields_]
     layout = c_layout(queries)
-    for struct in queries:
+    for struct, fields in queries.items():
         if layout[struct] % 8:
             problem(f"sizeof({struct}) is {layout[struct]}, not a multiple of 8 (ABI POLICY)")
+        # No tail padding: a field appended later must not start inside an
+        # older version's padding (whose bytes an old caller leaves as junk).
+        end = max(layout[f"{struct}.{f}"] + layout[f"{struct}.{f}#size"] for f in fields)
+        if end != layout[struct]:
+            problem(f"{struct} ends with {layout[struct] - end} bytes of padding after its last field "
+                    f"(ABI POLICY: fill it with a reserved field)")
 
     # Python: codes, events, structs, the event's struct formats.
     compare("error code", "include/w3sock.h", {k: v[0] for k, v in hc.items()},

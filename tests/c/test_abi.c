@@ -95,6 +95,8 @@ static void test_tcp_options(void) {
 
     old.size = 0;
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
+    old.size = 3; /* shorter than the size field itself */
+    CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
     old.size = 1u << 20; /* an uninitialised size is not believed */
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
     /* a size no compiler gives (it would end inside a pointer field) */
@@ -102,6 +104,36 @@ static void test_tcp_options(void) {
     CHECK_CODE(w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&old, 0), W3S_EINVAL);
     CHECK(strstr(w3s_last_error_message(), "multiple of 8") != NULL, "the message says why: %s",
           w3s_last_error_message());
+
+    /* The extremes that are accepted: the smallest size a struct can have
+     * (8 bytes: size and local_port; every other field takes its default)
+     * and the 4096-byte limit with a zero tail. */
+    static union { uint32_t size; uint8_t bytes[4097]; } edge;
+    memset(&edge, 0, sizeof edge);
+    edge.size = 8;
+    int64_t l4 = w3s_tcp_listen(the_loop, (const w3s_tcp_options *)&edge, 0);
+    CHECK(l4 > 0, "an 8-byte w3s_tcp_options (size, local_port) is all defaults (got %lld: %s)",
+          (long long)l4, w3s_last_error_message());
+    if (l4 > 0) {
+        CHECK(opt(l4, W3S_OPT_ADDRESS_REUSE) == 1, "its address_reuse is the default 1");
+        w3s_close(l4);
+        wait_type(l4, W3S_EV_CLOSE);
+    }
+    edge.size = 4096;
+    int64_t c4096 = w3s_tcp_connect(the_loop, "127.0.0.1", info.local_port, (const w3s_tcp_options *)&edge, 0);
+    CHECK(c4096 > 0, "a 4096-byte struct with a zero tail is accepted (got %lld)", (long long)c4096);
+    if (c4096 > 0) {
+        CHECK(wait_type(c4096, W3S_EV_OPEN), "the 4096-byte-struct client opens");
+        CHECK(opt(c4096, W3S_OPT_NO_DELAY) == 0, "its known fields are the caller's (no_delay 0)");
+        w3s_abort(c4096);
+    }
+    edge.size = 4097;
+    CHECK_CODE(w3s_tcp_connect(the_loop, "127.0.0.1", info.local_port, (const w3s_tcp_options *)&edge, 0),
+               W3S_EINVAL);
+    edge.size = 4096;
+    edge.bytes[4095] = 1; /* the last byte the limit allows, set */
+    CHECK_CODE(w3s_tcp_connect(the_loop, "127.0.0.1", info.local_port, (const w3s_tcp_options *)&edge, 0),
+               W3S_EINVAL);
     w3s_close(l);
     wait_type(l, W3S_EV_CLOSE);
 }
@@ -415,6 +447,10 @@ static void test_array_sizes(void) {
     CHECK((w3s_get_joined_groups)(u, old, 2) == 2 && strcmp(old[1].group, g[1].base.group) == 0,
           "the 0.1 w3s_get_joined_groups agrees");
     CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, 2, 8), W3S_EINVAL);
+    CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, 2, 4097), W3S_EINVAL);
+    CHECK_CODE(w3s_get_joined_groups_sized(u, NULL, 2, sizeof(new_group)), W3S_EINVAL);
+    CHECK_CODE(w3s_get_joined_groups_sized(u, &g[0].base, -1, sizeof(new_group)), W3S_EINVAL);
+    CHECK(w3s_get_joined_groups_sized(u, NULL, 0, sizeof(new_group)) == 2, "NULL out with max 0 counts");
     w3s_abort(u);
 }
 

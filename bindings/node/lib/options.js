@@ -76,10 +76,19 @@ function describe(v) {
 
 function notPem(text, isString, what) {
   const hint = 'pass the PEM contents, e.g. fs.readFileSync(path), as node:tls does';
-  if (!isString) {
-    return typeError(`${what} holds ${text.length} bytes with no PEM block ("${PEM_MARKER}..."; DER must be converted to PEM): ${hint}`);
+  // A Buffer of printable text (Buffer.from(path), a path read from a
+  // config file) is shown like a string; other bytes are only counted.
+  // Key material is never echoed back.
+  const printable = text.length <= 200 && /^[\x20-\x7e]*$/.test(text);
+  if (/\.key(\[\d+\])?$/.test(what)) {
+    return typeError(`${what} holds ${text.length} ${isString ? 'characters' : 'bytes'} with no PEM block ("${PEM_MARKER}..."): ${hint}`);
   }
-  const shown = JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
+  if (!isString && !printable) {
+    const der = text.charCodeAt(0) === 0x30 ? '; DER must be converted to PEM' : '';
+    return typeError(`${what} holds ${text.length} bytes with no PEM block ("${PEM_MARKER}..."${der}): ${hint}`);
+  }
+  const shown = (isString ? '' : 'a Buffer holding ') +
+    JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
   const pathLike = text !== '' && !/[\r\n]/.test(text) && /[/\\.]/.test(text);
   const verdict = pathLike ? 'looks like a file path, not PEM text' : 'is not PEM text (no "-----BEGIN ...-----" block)';
   return typeError(`${what} ${shown} ${verdict}: ${hint}`);

@@ -126,6 +126,9 @@ test('TCPServerSocket: bind failures reject opened and closed, the constructor d
     await rejectsWith(s.opened, 'NetworkError', 'W3S_EADDRINUSE');
     await rejectsWith(s.closed, 'NetworkError', 'W3S_EADDRINUSE');
     await rejectsWith(s.listen(), 'InvalidStateError');
+    await rejectsWith(s.close(), 'NetworkError', 'W3S_EADDRINUSE'); // settles as closed did
+    await rejectsWith(s.abort(), 'NetworkError', 'W3S_EADDRINUSE');
+    assert.equal(s.readyState, 'closed');
     const t = new TCPServerSocket({ localAddress: '192.0.2.1' });
     await rejectsWith(t.opened, 'NetworkError', 'W3S_EADDRNOTAVAIL');
   } finally {
@@ -153,12 +156,20 @@ test('permission denied (a port below 1024 for an unprivileged user) rejects ope
   assert.equal(r.stdout.trim(), 'NetworkError:W3S_EACCES NetworkError:W3S_EACCES');
 });
 
-/** Runs node with args as user nobody (we are root here), unprivileged ports as the kernel default. */
+/**
+ * Runs node with args as user nobody (we are root here), in a network
+ * namespace of its own whose privileged ports are 1-1023 whatever the host
+ * says (containers often set ip_unprivileged_port_start to 0, so that any
+ * user may bind port 7).
+ */
 function runAsNobody(args) {
   const { spawn } = require('node:child_process');
+  const ownNetns = ['-n', 'sh', '-c',
+    'ip link set lo up && echo 1024 > /proc/sys/net/ipv4/ip_unprivileged_port_start && exec "$@"', 'sh'];
   return new Promise((resolve, reject) => {
-    const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', '--inh-caps=-all',
-      process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/tmp' } });
+    const child = spawn('unshare', [...ownNetns, 'setpriv', '--reuid=nobody', '--regid=nogroup', '--clear-groups',
+      '--inh-caps=-all', process.execPath, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: '/tmp' } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
@@ -281,6 +292,22 @@ test('TLS material: a path or other non-PEM text is a TypeError saying what was 
     useSecureTransport: true, tls: { ca: Buffer.from([0x30, 0x82, 0x01, 0x0a, 0x02]) },
   }), 'TypeError');
   assert.match(e3.message, /no PEM block/);
+  assert.match(e3.message, /DER must be converted/);
+  // A path in a Buffer is shown as the path it is.
+  const e5 = throwsWith(() => new TCPSocket('127.0.0.1', 9, {
+    useSecureTransport: true, tls: { ca: Buffer.from('/etc/ssl/ca.pem') },
+  }), 'TypeError');
+  assert.match(e5.message, /"\/etc\/ssl\/ca\.pem" looks like a file path/);
+  assert.doesNotMatch(e5.message, /DER/);
+  // An empty string is named as given.
+  const e6 = throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: '' } }), 'TypeError');
+  assert.match(e6.message, /tls\.ca "" is not PEM text/);
+  // Key material is not echoed back, the way to pass a file is.
+  const e8 = throwsWith(() => new TCPSocket('127.0.0.1', 9, {
+    useSecureTransport: true, tls: { key: Buffer.from('c2VjcmV0IGtleQ=='), cert: '-----BEGIN CERTIFICATE-----\n' },
+  }), 'TypeError');
+  assert.match(e8.message, /tls\.key holds 16 bytes/);
+  assert.doesNotMatch(e8.message, /c2VjcmV0/);
   // An array entry is named by its index.
   const e4 = throwsWith(() => new TCPSocket('127.0.0.1', 9, { useSecureTransport: true, tls: { ca: ['C:\\certs\\ca.pem'] } }), 'TypeError');
   assert.match(e4.message, /tls\.ca\[0\]/);
@@ -335,6 +362,36 @@ test('TCPSocket.readable is a byte stream: getReader({ mode: "byob" }) reads int
     assert.ok(Buffer.concat(parts).equals(data), 'every byte, in order');
     reader.releaseLock();
     await withTimeout(sock.close(), 5000, 'closed'); // the peer ended; our side closes
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('BYOB reads into views much smaller than a chunk lose nothing (1- and 7-byte views)', { timeout: 20000 }, async () => {
+  // A chunk larger than the view stays queued in the stream and fills the
+  // next reads; the bytes come out whole and in order.
+  const crypto = require('node:crypto');
+  const data = crypto.randomBytes(20000);
+  const srv = await sendingServer(data);
+  try {
+    const sock = new TCPSocket('127.0.0.1', srv.port);
+    await sock.opened;
+    const reader = sock.readable.getReader({ mode: 'byob' });
+    const got = Buffer.alloc(data.length);
+    let n = 0;
+    for (let i = 0; n < data.length && i < data.length; i++) {
+      const { value, done } = await withTimeout(reader.read(new Uint8Array(i % 2 ? 7 : 1)), 5000, 'small byob read');
+      assert.equal(done, false, `ended early at ${n} bytes`);
+      assert.ok(value.byteLength >= 1 && value.byteLength <= (i % 2 ? 7 : 1));
+      got.set(value, n);
+      n += value.byteLength;
+    }
+    assert.equal(n, data.length);
+    assert.ok(got.equals(data), 'every byte, in order');
+    const end = await withTimeout(reader.read(new Uint8Array(1)), 5000, 'end');
+    assert.equal(end.done, true);
+    reader.releaseLock();
+    await withTimeout(sock.close(), 5000, 'closed');
   } finally {
     await srv.stop();
   }

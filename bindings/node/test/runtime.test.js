@@ -3,9 +3,17 @@
 // behind lib/runtime.js with a public-API fallback: W3SOCK_NO_INTERNALS=1
 // forces the fallback (run-tests.sh runs the whole suite that way too).
 
+// Counts the suite process's own calls of process._tickCallback: installed
+// before the binding is loaded, so lib/runtime.js captures the counter.
+let tickCalls = 0;
+if (typeof process._tickCallback === 'function') {
+  const real = process._tickCallback;
+  process._tickCallback = function countedTick() { tickCalls++; return real.apply(this, arguments); };
+}
+
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { runNode, PKG } = require('./helpers');
+const { runNode, PKG, withTimeout } = require('./helpers');
 
 // A child that counts calls of process._tickCallback (or removes it), then
 // completes a TCP echo through the streams and prints the count.
@@ -65,4 +73,40 @@ test('a runtime without process._tickCallback falls back to the public path', { 
   const r = await runNode(['-e', echoScript({ remove: true })], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'public 0 50');
+});
+
+// The two passes of run-tests.sh: the assertions above run children with an
+// environment of their own; this one checks the suite's own process, so the
+// W3SOCK_NO_INTERNALS=1 pass is known to have run on the public path (and
+// the default pass on the internal one) with real I/O.
+test('this suite process drains on the path its environment asks for', { timeout: 30000 }, async () => {
+  const runtime = require('../lib/runtime');
+  const { TCPSocket, TCPServerSocket } = require('..');
+  const server = new TCPServerSocket({ localAddress: '127.0.0.1' });
+  const { localPort } = await server.opened;
+  server.listen().then((s) => s.readable.pipeTo(s.writable).catch(() => {}));
+  const sock = new TCPSocket('127.0.0.1', localPort);
+  const { readable, writable } = await sock.opened;
+  const w = writable.getWriter();
+  const r = readable.getReader();
+  const before = tickCalls;
+  for (let i = 0; i < 20; i++) {
+    await w.write(Buffer.from([i]));
+    const { value, done } = await withTimeout(r.read(), 10000, 'echo ' + i);
+    assert.equal(done, false);
+    assert.equal(value[0], i);
+  }
+  const calls = tickCalls - before;
+  r.releaseLock();
+  w.releaseLock();
+  await sock.abort();
+  await server.close();
+  if (process.env.W3SOCK_NO_INTERNALS === '1') {
+    assert.equal(runtime.tickPath, 'public');
+    assert.equal(calls, 0, 'the forced fallback never calls process._tickCallback');
+  } else if (!process.env.W3SOCK_DRAIN && !process.env.W3SOCK_WAKE && !/pending-deprecation/.test(
+    [...process.execArgv, process.env.NODE_OPTIONS || '', process.env.NODE_PENDING_DEPRECATION === '1' ? 'pending-deprecation' : ''].join(' '))) {
+    assert.equal(runtime.tickPath, 'internal');
+    assert.ok(calls > 0, 'the default path runs the ticks with process._tickCallback');
+  }
 });

@@ -177,12 +177,24 @@ class TLSOptions:
 
 def _describe(name: str, v: Union[str, bytes, bytearray]) -> str:
     """What was given, for an error message; key material is not echoed."""
+    kind = type(v).__name__
+    if len(v) == 0:
+        return f"an empty {kind}"
     text = v if isinstance(v, str) else bytes(v).decode("utf-8", "replace")
     if isinstance(v, str) and os.path.exists(v):
         return f"the str {v!r} (the path of an existing file)"
-    if name == "key" or len(text) > 80 or "\n" in text:
-        return f"a {type(v).__name__} of {len(v)} characters"
-    return f"the {type(v).__name__} {v!r}"
+    if name == "key" or len(text) > 80 or "\n" in text or "\ufffd" in text:
+        return f"a str of {len(v)} characters" if isinstance(v, str) else f"{len(v)} bytes"
+    return f"the {kind} {v!r}"
+
+
+def _path_hint(v: Union[str, bytes, bytearray]) -> str:
+    """The argument to suggest as NAME_file=: the given text when it could
+    be a path, else a placeholder."""
+    text = v if isinstance(v, str) else bytes(v).decode("utf-8", "replace")
+    if 0 < len(text) <= 200 and text.isprintable():
+        return repr(text)
+    return "'<path>'"
 
 
 def _check_pem_data(name: str, v: Union[str, bytes, bytearray]) -> None:
@@ -191,11 +203,14 @@ def _check_pem_data(name: str, v: Union[str, bytes, bytearray]) -> None:
     b = v.encode("utf-8", "replace") if isinstance(v, str) else bytes(v)
     if _PEM_MARK in b:
         return
-    hint = repr(v) if isinstance(v, str) and len(v) <= 200 and "\n" not in v else "'...'"
+    hint = _path_hint(v) if name != "key" else "'<path>'"
+    der = ""
+    if b[:1] == b"\x30" and name != "key":  # an ASN.1 SEQUENCE: DER
+        der = " (DER must be converted first: ssl.DER_cert_to_PEM_cert)"
     raise ValueError(
         f"TLSOptions.{name} takes PEM data (text with a '-----BEGIN ...' line), but "
-        f"{_describe(name, v)} was given; to load a PEM file pass "
-        f"{name}_file={hint if name != 'key' else '<path>'} (or a pathlib.Path) instead")
+        f"{_describe(name, v)} was given{der}; to load a PEM file pass "
+        f"{name}_file={hint} (or a pathlib.Path) instead")
 
 
 def _read_pem_file(what: str, path: FilePath) -> bytes:
