@@ -17,7 +17,18 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-go test-c test-python test-node test-interop bench deps clean
+# Sanitizer builds (see tests/sanitize/README.md). The library's C parts
+# (capi/*.c and cgo's glue) are compiled with AddressSanitizer + UBSan into
+# a library of their own; the Go code is not instrumented, but every malloc,
+# free and C memory access of the data path is checked, and LeakSanitizer
+# checks what is left at exit.
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+ASAN_DIR   := $(BUILD)/asan
+ASAN_LIB   := $(ASAN_DIR)/libw3sock.so.$(SOVERSION)
+C_TESTS_ASAN := $(patsubst tests/c/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/c/test_*.c))
+TSAN_TESTS := $(BUILD)/tsan/fastpath_protocol
+
+.PHONY: all lib test demo install check-exports test-go test-c test-sanitize test-asan test-tsan test-python test-node test-interop bench deps clean
 
 all: lib
 
@@ -48,6 +59,25 @@ $(BUILD)/tests/%: tests/c/%.c tests/c/testutil.h $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) -Itests/c -o $@ $< $(LDFLAGS_T)
 
+$(ASAN_LIB): $(GOSRC)
+	@mkdir -p $(ASAN_DIR)
+	CGO_CFLAGS="-O1 -g $(SAN_FLAGS)" CGO_LDFLAGS="$(SAN_FLAGS)" $(GO) build -trimpath -buildmode=c-shared \
+	  -ldflags="-extldflags=-Wl,-soname,libw3sock.so.$(SOVERSION),--version-script=$(abspath capi/exports.map)" \
+	  -o $@ ./capi
+	rm -f $(ASAN_DIR)/libw3sock.so.$(SOVERSION).h
+	ln -sf libw3sock.so.$(SOVERSION) $(ASAN_DIR)/libw3sock.so
+
+$(BUILD)/tests-asan/%: tests/c/%.c tests/c/testutil.h $(ASAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) $(SAN_FLAGS) -Itests/c -o $@ $< -L$(ASAN_DIR) -lw3sock -Wl,-rpath,$(abspath $(ASAN_DIR)) -lpthread
+
+# The data-path protocol of capi/fastpath.c under ThreadSanitizer, against a
+# stand-in for its Go half (tests/tsan/).
+$(BUILD)/tsan/fastpath_protocol: tests/tsan/fastpath_protocol.c tests/tsan/go_standin.c tests/tsan/_cgo_export.h capi/fastpath.c capi/fastpath.h capi/shim.h include/w3sock.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g -fsanitize=thread -Itests/tsan -Icapi -Iinclude \
+	  -o $@ tests/tsan/fastpath_protocol.c tests/tsan/go_standin.c capi/fastpath.c -lpthread
+
 $(BUILD)/examples/%: examples/c/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
@@ -59,7 +89,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-go test-c test-interop test-python test-node
+test: lib deps test-go test-c test-sanitize test-interop test-python test-node
 	@echo "make test: all suites passed"
 
 test-go:
@@ -68,6 +98,16 @@ test-go:
 
 test-c: $(C_TESTS) $(C_EXAMPLES)
 	@tests/c/run.sh $(C_TESTS)
+
+# ASan + UBSan + LeakSanitizer over the C tests, then ThreadSanitizer over
+# the data-path protocol. A sanitizer report fails the target.
+test-sanitize: test-asan
+
+test-asan: $(C_TESTS_ASAN)
+	@tests/c/run.sh --sanitize $(C_TESTS_ASAN)
+
+test-tsan: $(TSAN_TESTS)
+	@tests/c/run.sh --tsan $(TSAN_TESTS)
 
 test-interop: $(C_EXAMPLES)
 	@tests/interop/run.sh
