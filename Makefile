@@ -26,7 +26,7 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 ASAN_DIR   := $(BUILD)/asan
 ASAN_LIB   := $(ASAN_DIR)/libw3sock.so.$(SOVERSION)
 C_TESTS_ASAN := $(patsubst tests/c/%.c,$(BUILD)/tests-asan/%,$(wildcard tests/c/test_*.c))
-TSAN_TESTS := $(BUILD)/tsan/fastpath_protocol
+TSAN_TESTS := $(BUILD)/tsan/fastpath_protocol $(BUILD)/tsan/fastpath_protocol_asan
 
 .PHONY: all lib test demo install check-exports test-go test-c test-sanitize test-asan test-tsan test-python test-node test-interop bench deps clean
 
@@ -71,12 +71,19 @@ $(BUILD)/tests-asan/%: tests/c/%.c tests/c/testutil.h $(ASAN_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_T) $(SAN_FLAGS) -Itests/c -o $@ $< -L$(ASAN_DIR) -lw3sock -Wl,-rpath,$(abspath $(ASAN_DIR)) -lpthread
 
-# The data-path protocol of capi/fastpath.c under ThreadSanitizer, against a
-# stand-in for its Go half (tests/tsan/).
-$(BUILD)/tsan/fastpath_protocol: tests/tsan/fastpath_protocol.c tests/tsan/go_standin.c tests/tsan/_cgo_export.h capi/fastpath.c capi/fastpath.h capi/shim.h include/w3sock.h
+# The data-path protocol of capi/fastpath.c under ThreadSanitizer (and
+# ASan+UBSan+LSan), against a C stand-in for its Go half (tests/tsan/).
+PROTO_SRC  := tests/tsan/fastpath_protocol.c tests/tsan/go_standin.c capi/fastpath.c
+PROTO_DEPS := $(PROTO_SRC) tests/tsan/go_standin.h tests/tsan/_cgo_export.h capi/fastpath.h capi/shim.h include/w3sock.h
+PROTO_CC   := $(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g -Itests/tsan -Icapi -Iinclude
+
+$(BUILD)/tsan/fastpath_protocol: $(PROTO_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -Wall -Wextra -Werror -O1 -g -fsanitize=thread -Itests/tsan -Icapi -Iinclude \
-	  -o $@ tests/tsan/fastpath_protocol.c tests/tsan/go_standin.c capi/fastpath.c -lpthread
+	$(PROTO_CC) -fsanitize=thread -o $@ $(PROTO_SRC) -lpthread
+
+$(BUILD)/tsan/fastpath_protocol_asan: $(PROTO_DEPS)
+	@mkdir -p $(dir $@)
+	$(PROTO_CC) $(SAN_FLAGS) -o $@ $(PROTO_SRC) -lpthread
 
 $(BUILD)/examples/%: examples/c/%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -101,7 +108,7 @@ test-c: $(C_TESTS) $(C_EXAMPLES)
 
 # ASan + UBSan + LeakSanitizer over the C tests, then ThreadSanitizer over
 # the data-path protocol. A sanitizer report fails the target.
-test-sanitize: test-asan
+test-sanitize: test-asan test-tsan
 
 test-asan: $(C_TESTS_ASAN)
 	@tests/c/run.sh --sanitize $(C_TESTS_ASAN)

@@ -3,7 +3,8 @@
 #   tests/c/run.sh BIN...             plain run
 #   tests/c/run.sh --sanitize BIN...  binaries built with ASan + UBSan
 #                                     (LeakSanitizer on, tests/c/lsan.supp)
-#   tests/c/run.sh --tsan BIN...      binaries built with ThreadSanitizer
+#   tests/c/run.sh --tsan BIN...      the data-path protocol (tests/tsan/),
+#                                     built with TSan or ASan
 # Under a sanitizer a report in the log fails the test even if the exit code
 # was 0 (a child process's report, say).
 set -uo pipefail
@@ -20,6 +21,8 @@ if [ "$mode" = asan ]; then
   export W3S_SANITIZED=1
 elif [ "$mode" = tsan ]; then
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:${TSAN_OPTIONS:-}"
+  export ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:${ASAN_OPTIONS:-}"
+  export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 fi
 report='ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|WARNING: ThreadSanitizer'
 pass=0; fail=0; failed=()
