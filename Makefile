@@ -17,7 +17,7 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-# Sanitizer builds (see tests/sanitize/README.md). The library's C parts
+# Sanitizer builds (tests/c/run.sh --sanitize, tests/c/lsan.supp). The library's C parts
 # (capi/*.c and cgo's glue) are compiled with AddressSanitizer + UBSan into
 # a library of their own; the Go code is not instrumented, but every malloc,
 # free and C memory access of the data path is checked, and LeakSanitizer
