@@ -337,7 +337,11 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
     /* Go takes our output at its next publish (w3sgo_send claims it). */
     s->gave_up_write = 1;
     slot_leave(s, flags & ~W3S_FAST_WRITE);
-    return w3sgo_send(h, NULL, 0);
+    int64_t q = w3sgo_send(h, NULL, 0);
+    /* This send is done (part of it may be on the wire, the rest is Go's
+     * now); a close or abort that came meanwhile makes Go's empty send
+     * fail, but that failure is not this send's: report it as queued. */
+    return q < 0 ? (int64_t)n : q;
 }
 
 /* Writes queued output on the poll's thread (EPOLLOUT). Returns 1 when the
