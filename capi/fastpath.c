@@ -67,6 +67,7 @@ typedef struct fast_slot {
     int epfd;            /* the loop's epoll set */
     uint32_t watch_mask; /* Go's registration of fd there; 0: not registered */
     int out_armed;       /* we added EPOLLOUT to it (while the queue is not empty) */
+    int gave_up_write;   /* the host thread dropped FAST_WRITE itself, leaving output for Go */
     int need_drain;      /* the queue reached high_water: DRAIN when it empties */
     int64_t high_water;
     out_chunk *q_head, *q_tail;
@@ -217,8 +218,19 @@ void w3s_fast_publish(const w3s_fast_pub *pub, w3s_fast_taken *t) {
         t->bytes_out = atomic_exchange(&s->bytes_out, 0);
     }
     /* Go asks for the output whenever it withdraws writes (and the slot of
-     * a handle that is gone has none: it published 0 first). */
-    if (!(pub->flags & W3S_FAST_WRITE) || atomic_load(&s->handle) != h) take_output(s, t);
+     * a handle that is gone has none: it published 0 first). Output the
+     * host thread left for Go after dropping FAST_WRITE itself is handed
+     * over at the first publish, whatever it grants, and FAST_WRITE is
+     * then withheld: Go republishes when only other flags change and does
+     * not know the host thread dropped it, and a write granted now would
+     * overtake (or, after another partial write, replace) that output.
+     * Go sees the output come back and records FAST_WRITE as withdrawn. */
+    uint32_t flags = pub->flags;
+    if (!(flags & W3S_FAST_WRITE) || atomic_load(&s->handle) != h || s->gave_up_write) {
+        if (s->gave_up_write) flags &= ~W3S_FAST_WRITE;
+        s->gave_up_write = 0;
+        take_output(s, t);
+    }
     if (pub->flags == 0) {
         atomic_store(&s->handle, 0);
         slot_unlock(s, 0);
@@ -234,7 +246,7 @@ void w3s_fast_publish(const w3s_fast_pub *pub, w3s_fast_taken *t) {
     s->watch_mask = pub->watch_mask;
     s->high_water = pub->high_water;
     atomic_store(&s->user_data, pub->user_data);
-    slot_unlock(s, pub->flags);
+    slot_unlock(s, flags);
 }
 
 void w3s_fast_harvest(int64_t h, uint64_t *bytes_in, uint64_t *bytes_out, uint64_t *queued) {
@@ -328,9 +340,14 @@ int64_t w3s_send(int64_t h, void *data, size_t len) {
             w3sgo_fast_stash(h, (void *)rest, n);
         }
     }
-    /* Go takes our output (w3s_fast_publish without FAST_WRITE). */
+    /* Go takes our output at its next publish (w3sgo_send claims it). */
+    s->gave_up_write = 1;
     slot_leave(s, flags & ~W3S_FAST_WRITE);
-    return w3sgo_send(h, NULL, 0);
+    int64_t q = w3sgo_send(h, NULL, 0);
+    /* This send is done (part of it may be on the wire, the rest is Go's
+     * now); a close or abort that came meanwhile makes Go's empty send
+     * fail, but that failure is not this send's: report it as queued. */
+    return q < 0 ? (int64_t)n : q;
 }
 
 /* Writes queued output on the poll's thread (EPOLLOUT). Returns 1 when the
@@ -587,6 +604,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
                     int64_t h = atomic_load_explicit(&s->handle, memory_order_relaxed);
                     int r = s->fd == fd ? flush(s) : 0;
                     uint64_t ud = atomic_load_explicit(&s->user_data, memory_order_relaxed);
+                    if (r < 0) s->gave_up_write = 1;
                     slot_leave(s, r < 0 ? flags & ~W3S_FAST_WRITE : flags);
                     if (r < 0) {
                         to_go[ngo++] = -h; /* negative: a failed flush */

@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -29,7 +30,9 @@ func (fastPath) Publish(s core.FastSlot) core.FastTaken {
 	t := core.FastTaken{BytesIn: uint64(taken.bytes_in), BytesOut: uint64(taken.bytes_out),
 		NeedDrain: taken.need_drain > 0, Lost: taken.need_drain < 0}
 	if taken.carry != nil {
-		t.Carry = C.GoBytes(unsafe.Pointer(taken.carry), C.int(taken.carry_len))
+		// Not C.GoBytes: its length is a C int, and a sender that ignores
+		// DRAIN can leave more than 2 GiB queued.
+		t.Carry = bytes.Clone(unsafe.Slice((*byte)(unsafe.Pointer(taken.carry)), int(taken.carry_len)))
 		C.free(unsafe.Pointer(taken.carry))
 	}
 	if b := takeStash(s.Handle); b != nil {

@@ -30,6 +30,10 @@ type loopState struct {
 	scratch []core.Event
 	arena   unsafe.Pointer
 	arenaN  int
+	// released: the loop was closed (or the library shut down) and its
+	// arena freed for good; a poll that was already waiting for pollMu
+	// must not allocate a new one.
+	released atomic.Bool
 
 	// closing is set once the loop starts closing (w3s_loop_close,
 	// w3s_shutdown): from then on the notify callback is not called. The
@@ -107,10 +111,37 @@ func w3s_loop_close(h C.int64_t) C.int {
 	loopsMu.Unlock()
 	st.retireFast()
 	st.loop.Close()
+	st.release()
+	return 0
+}
+
+// release frees the loop's C memory for good once its core loop is closed
+// (so no poll can be waiting in it while holding pollMu). From inside the
+// loop's own callback (w3s_shutdown there) pollMu is held by this very
+// thread: the callback goroutine frees the arena on its way out instead.
+func (st *loopState) release() {
+	st.released.Store(true)
+	if C.w3s_current_cb_loop() == C.int64_t(st.loop.Handle()) {
+		return
+	}
 	st.pollMu.Lock()
 	st.freeArena()
 	st.pollMu.Unlock()
-	return 0
+}
+
+// releaseAllLoops is the end of w3s_shutdown, after every core loop has
+// closed: each loop's C memory is freed as w3s_loop_close would.
+func releaseAllLoops() {
+	loopsMu.Lock()
+	all := make([]*loopState, 0, len(loops))
+	for h, st := range loops {
+		all = append(all, st)
+		delete(loops, h)
+	}
+	loopsMu.Unlock()
+	for _, st := range all {
+		st.release()
+	}
 }
 
 //export w3s_loop_fd
@@ -167,6 +198,9 @@ func w3sgo_loop_poll(h C.int64_t, events *C.w3s_event, max C.int, timeoutMS C.in
 // into the caller's array out (st.eventSize bytes apart), copying payloads
 // into the loop's C arena. Callers hold pollMu.
 func (st *loopState) pollInto(out unsafe.Pointer, limit int, timeout time.Duration) (int, *core.Error) {
+	if st.released.Load() {
+		return 0, core.Errf(core.EBADF, "loop is closed")
+	}
 	if cap(st.scratch) < limit {
 		st.scratch = make([]core.Event, limit)
 	}
@@ -261,6 +295,15 @@ const callbackBatch = 1024
 // this goroutine's thread, in order, one batch at a time.
 func (st *loopState) runCallback(cb C.w3s_event_cb, user unsafe.Pointer, stop, done chan struct{}) {
 	defer close(done)
+	defer func() {
+		// Released from inside the callback (w3s_shutdown there): the
+		// arena could not be freed while this goroutine held pollMu.
+		if st.released.Load() {
+			st.pollMu.Lock()
+			st.freeArena()
+			st.pollMu.Unlock()
+		}
+	}()
 	events := (*C.w3s_event)(C.calloc(callbackBatch, C.size_t(st.eventSize)))
 	defer C.free(unsafe.Pointer(events))
 	h := C.int64_t(st.loop.Handle())

@@ -30,7 +30,9 @@ import (
 //     change that shrinks it calls syncFastLocked or claimFastLocked before
 //     it acts (they wait until no host operation is in progress).
 //   - The host side may only drop flags by itself (after a partial write it
-//     drops FastWrite and leaves the rest as carry), never add them.
+//     drops FastWrite and leaves the rest as carry), never add them; the
+//     next publish hands that carry back and withholds FastWrite whatever
+//     it asked for, so a republish cannot let a send overtake the carry.
 //   - Reads by the host thread and by Loop.Poll never overlap: the C layer
 //     runs both under its per-loop poll lock.
 
@@ -129,6 +131,12 @@ func (s *Socket) publishFastLocked(flags uint32) {
 		EpollFD: s.loop.epfd, WatchMask: mask, HighWater: s.hwmSend})
 	s.bytesIn += t.BytesIn
 	s.bytesOut += t.BytesOut
+	if len(t.Carry) > 0 || t.Lost {
+		// Output handed back means the host thread had dropped FastWrite
+		// itself; the C side withholds it until Go publishes it again
+		// (syncFastLocked, once Go's queue is empty).
+		flags &^= FastWrite
+	}
 	s.fastPub = flags
 	if t.Lost && !s.finished {
 		s.finishLocked(Errf(ENOMEM, "no memory to hand queued output over"))

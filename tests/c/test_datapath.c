@@ -562,7 +562,7 @@ static void rr_feed(recv_records *r, const uint8_t *p, size_t n) {
     r->bytes += n;
     if (r->broken) return;
     if (r->len + n > r->cap) {
-        memmove(r->buf, r->buf + r->off, r->len - r->off);
+        if (r->buf != NULL) memmove(r->buf, r->buf + r->off, r->len - r->off);
         r->len -= r->off;
         r->off = 0;
         if (r->len + n > r->cap) {
