@@ -27,11 +27,40 @@ func isWouldBlock(err error) bool { return errors.Is(err, errWouldBlock) }
 // After the handshake one thread owns a memConn; it has no lock.
 type memConn struct {
 	in        []byte
+	own       []byte // in's backing store when it is not lent
+	lent      bool   // in is the reactor's read buffer
 	out       []byte
 	handshake net.Conn
 }
 
-func (m *memConn) push(ciphertext []byte) { m.in = append(m.in, ciphertext...) }
+// push appends ciphertext the reactor read; the bytes are copied.
+func (m *memConn) push(ciphertext []byte) {
+	if len(m.in) == 0 || m.lent {
+		m.in = append(m.own[:0], m.in...)
+		m.lent = false
+	}
+	m.in = append(m.in, ciphertext...)
+	m.own = m.in[:0]
+}
+
+// lend hands the reactor's read buffer itself to the Conn, without a copy;
+// the reactor calls keep before it reuses the buffer. crypto/tls's
+// readFromUntil reads all it can into its own buffer (c.rawInput), so after
+// a Read that returned errWouldBlock nothing lent is left and keep copies
+// nothing.
+func (m *memConn) lend(ciphertext []byte) {
+	if len(m.in) > 0 {
+		m.push(ciphertext)
+		return
+	}
+	m.in, m.lent = ciphertext, true
+}
+
+func (m *memConn) keep() {
+	if m.lent {
+		m.push(nil) // copies what is left of the lent bytes, if anything
+	}
+}
 
 // takeOut returns the ciphertext written since the last call; the caller
 // flushes it before the next Write (the slice is reused).
@@ -46,9 +75,6 @@ func (m *memConn) Read(p []byte) (int, error) {
 	}
 	n := copy(p, m.in)
 	m.in = m.in[n:]
-	if len(m.in) == 0 {
-		m.in = m.in[:0:0]
-	}
 	return n, nil
 }
 

@@ -213,7 +213,8 @@ func (s *reactorServer) readOnce(sock *rsock, rbuf, pbuf []byte) (eof bool) {
 	if n == 0 {
 		return true // a peer that sent close_notify got io.EOF below first
 	}
-	sock.mc.push(rbuf[:n])
+	sock.mc.lend(rbuf[:n])
+	defer sock.mc.keep()
 	for {
 		k, err := sock.tc.Read(pbuf)
 		if k > 0 {
