@@ -24,7 +24,7 @@ import (
 
 type config struct {
 	peer  bool
-	mode  string // gor | handoff | reactor | inline | batch | udp-gor | udp-handoff | udp-batch
+	mode  string // gor | handoff | reactor | inline | batch | hybrid | udp-gor | udp-handoff | udp-batch
 	work  string // bulk | pingpong | send | udp
 	tls   bool
 	conns int
@@ -145,7 +145,7 @@ func newServer(c config) (server, error) {
 	switch c.mode {
 	case "gor", "handoff":
 		return &goroutineServer{}, nil
-	case "reactor", "inline", "batch":
+	case "reactor", "inline", "batch", "hybrid":
 		return &reactorServer{}, nil
 	case "udp-gor", "udp-handoff", "udp-batch":
 		return &udpServer{}, nil

@@ -23,7 +23,10 @@ import (
 //     queue, and the host then waits for POLLOUT above the high-water mark;
 //   - mode batch: the host appends plaintext to the socket's queue and wakes
 //     the reactor through an eventfd; the reactor encrypts each socket's whole
-//     queue at once and writes it.
+//     queue at once and writes it;
+//   - mode hybrid: batch, except that a send of at least inlineMin bytes on a
+//     socket with nothing queued is encrypted and written by the host, under
+//     the socket's lock (the reactor takes the same lock).
 type reactorServer struct {
 	c        config
 	socks    []*rsock
@@ -46,7 +49,11 @@ type rsock struct {
 	pending []byte // ciphertext (or plaintext) the kernel has not taken
 	closed  bool
 
-	// batch mode, under reactorServer.mu
+	// send workloads: the host (hybrid mode) and the reactor both write
+	// the socket; whoever holds lock owns tc's write side, mc.out, pending.
+	lock sync.Mutex
+
+	// batch and hybrid modes, under reactorServer.mu
 	plain   []byte
 	spare   []byte // the reactor's previous plaintext batch, reused
 	isDirty bool
@@ -118,22 +125,23 @@ func (s *reactorServer) units() float64 { return workUnits(s.c, s.bytes) }
 func (s *reactorServer) begin() {
 	switch s.c.mode {
 	case "reactor":
-		go s.run()
+		go s.run(s.setupEpoll())
 	case "inline":
 		go s.hostInline()
-	case "batch":
+	case "batch", "hybrid":
 		var err error
 		if s.efd, err = unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC); err != nil {
 			panic(err)
 		}
-		go s.run()
-		go s.hostBatch()
+		epfd := s.setupEpoll()
+		go s.run(epfd)
+		go s.hostBatch(epfd)
 	}
 }
 
-// run is the reactor: the poll loop of the one thread that owns the I/O.
-func (s *reactorServer) run() {
-	runtime.LockOSThread()
+const eventfdTag = -1
+
+func (s *reactorServer) setupEpoll() int {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
 		panic(err)
@@ -147,13 +155,18 @@ func (s *reactorServer) run() {
 			panic(err)
 		}
 	}
-	const eventfdTag = -1
-	if s.c.mode == "batch" {
+	if s.c.mode == "batch" || s.c.mode == "hybrid" {
 		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: eventfdTag}
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, s.efd, &ev); err != nil {
 			panic(err)
 		}
 	}
+	return epfd
+}
+
+// run is the reactor: the poll loop of the one thread that owns the I/O.
+func (s *reactorServer) run(epfd int) {
+	runtime.LockOSThread()
 	rbuf := make([]byte, 64<<10)
 	pbuf := make([]byte, 64<<10)
 	events := make([]unix.EpollEvent, 128)
@@ -176,10 +189,12 @@ func (s *reactorServer) run() {
 				continue
 			}
 			if ev.Events&unix.EPOLLOUT != 0 {
+				sock.lock.Lock()
 				s.flush(epfd, sock)
-				if s.c.mode == "batch" && len(sock.pending) == 0 {
+				if s.c.work == "send" && len(sock.pending) == 0 {
 					open -= s.encryptOne(epfd, sock)
 				}
+				sock.lock.Unlock()
 			}
 			if ev.Events&(unix.EPOLLIN|unix.EPOLLHUP|unix.EPOLLERR) != 0 && s.c.work != "send" {
 				if s.readOnce(sock, rbuf, pbuf) {
@@ -369,12 +384,21 @@ func (s *reactorServer) hostInline() {
 	}
 }
 
-// hostBatch: the host thread only queues plaintext and wakes the reactor.
-func (s *reactorServer) hostBatch() {
+// inlineMin is the hybrid mode's threshold: a send at least this large, on a
+// socket with nothing queued, is encrypted and written by the caller.
+const inlineMin = 16 << 10
+
+// hostBatch: the host thread queues plaintext and wakes the reactor. In
+// hybrid mode, large sends on an idle socket are encrypted and written by
+// the host itself, under the socket's lock.
+func (s *reactorServer) hostBatch(epfd int) {
 	runtime.LockOSThread()
 	msg := make([]byte, s.c.size)
 	for i := 0; i < s.c.count; i++ {
 		for _, sock := range s.socks {
+			if s.c.mode == "hybrid" && len(msg) >= inlineMin && s.sendInline(epfd, sock, msg) {
+				continue
+			}
 			s.mu.Lock()
 			sock.plain = append(sock.plain, msg...)
 			s.markDirtyLocked(sock)
@@ -390,6 +414,26 @@ func (s *reactorServer) hostBatch() {
 		s.markDirtyLocked(sock)
 	}
 	s.mu.Unlock()
+}
+
+// sendInline encrypts and writes msg on the calling thread if nothing of the
+// socket's is queued; otherwise it reports false and the caller queues.
+func (s *reactorServer) sendInline(epfd int, sock *rsock, msg []byte) bool {
+	sock.lock.Lock()
+	defer sock.lock.Unlock()
+	s.mu.Lock()
+	queued := len(sock.plain) > 0
+	s.mu.Unlock()
+	if queued || len(sock.pending) > 0 {
+		return false
+	}
+	if sock.tc != nil {
+		sock.tc.Write(msg)
+	} else {
+		sock.pending = append(sock.pending, msg...)
+	}
+	s.flush(epfd, sock)
+	return true
 }
 
 func (s *reactorServer) markDirtyLocked(sock *rsock) {
@@ -414,11 +458,14 @@ func (s *reactorServer) encryptBatch(epfd int) int {
 	s.mu.Unlock()
 	closed := 0
 	for _, sock := range dirty {
+		sock.lock.Lock()
 		closed += s.encryptOne(epfd, sock)
+		sock.lock.Unlock()
 	}
 	return closed
 }
 
+// encryptOne runs with sock.lock held.
 func (s *reactorServer) encryptOne(epfd int, sock *rsock) int {
 	if sock.closed || len(sock.pending) > 0 {
 		return 0 // EPOLLOUT comes back here once the kernel took the rest

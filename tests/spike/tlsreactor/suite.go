@@ -28,7 +28,7 @@ func tlsCases(tlsOn string, modes ...string) []suiteCase {
 
 func sendCases(tlsOn string) []suiteCase {
 	var cases []suiteCase
-	for _, m := range []string{"gor", "inline", "batch"} {
+	for _, m := range []string{"gor", "inline", "batch", "hybrid"} {
 		cases = append(cases,
 			suiteCase{"send 64 B, 1 conn, " + m, []string{"-mode", m, "-tls=" + tlsOn, "-work", "send", "-conns=1", "-size=64", "-count=100000"}, "message"},
 			suiteCase{"send 64 B, 100 conns, " + m, []string{"-mode", m, "-tls=" + tlsOn, "-work", "send", "-conns=100", "-size=64", "-count=1000"}, "message"},
