@@ -31,6 +31,9 @@ type config struct {
 	size  int
 	count int
 	addr  string
+	// UDP: datagrams the load generator keeps in flight; a deep window
+	// lets datagrams queue up between the server's reads.
+	window int
 }
 
 // result is one measurement, printed as one line for the suite to parse.
@@ -38,6 +41,7 @@ type result struct {
 	cpu   time.Duration // server user+system CPU
 	wall  time.Duration
 	units float64 // what "per" means: MB, round trips, messages, datagrams
+	note  string  // optional detail for the log
 }
 
 func main() {
@@ -52,6 +56,7 @@ func main() {
 	flag.IntVar(&c.size, "size", 64, "bytes per message")
 	flag.IntVar(&c.count, "count", 2000, "messages per connection (UDP: datagrams in total)")
 	flag.StringVar(&c.addr, "addr", "", "server address (internal)")
+	flag.IntVar(&c.window, "window", 256, "UDP datagrams in flight")
 	flag.StringVar(&suite, "suite", "", "run a named suite of interleaved rounds: "+strings.Join(suiteNames(), ", "))
 	flag.IntVar(&rounds, "rounds", 3, "rounds per suite")
 	flag.Parse()
@@ -68,7 +73,7 @@ func main() {
 		var r result
 		r, err = measure(c)
 		if err == nil {
-			fmt.Printf("RESULT cpu_us=%d wall_us=%d units=%g\n", r.cpu.Microseconds(), r.wall.Microseconds(), r.units)
+			fmt.Printf("RESULT cpu_us=%d wall_us=%d units=%g %s\n", r.cpu.Microseconds(), r.wall.Microseconds(), r.units, r.note)
 		}
 	}
 	if err != nil {
@@ -106,7 +111,7 @@ func measure(c config) (result, error) {
 		return result{}, err
 	}
 	args := []string{"-peer", "-addr", addr, "-work", c.work, fmt.Sprintf("-tls=%v", c.tls),
-		fmt.Sprint("-conns=", c.conns), fmt.Sprint("-size=", c.size), fmt.Sprint("-count=", c.count)}
+		fmt.Sprint("-conns=", c.conns), fmt.Sprint("-size=", c.size), fmt.Sprint("-count=", c.count), fmt.Sprint("-window=", c.window)}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
@@ -138,7 +143,11 @@ func measure(c config) (result, error) {
 		return result{}, fmt.Errorf("peer failed: %q", lines.Text())
 	}
 	cpu1, t1 := cpuTime(), time.Now()
-	return result{cpu: cpu1 - cpu0, wall: t1.Sub(t0), units: s.units()}, nil
+	r := result{cpu: cpu1 - cpu0, wall: t1.Sub(t0), units: s.units()}
+	if n, ok := s.(interface{ note() string }); ok {
+		r.note = n.note()
+	}
+	return r, nil
 }
 
 func newServer(c config) (server, error) {

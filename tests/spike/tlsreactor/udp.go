@@ -22,9 +22,15 @@ import (
 //   - udp-batch: one locked thread, recvmmsg/sendmmsg of up to 64 datagrams
 //     (x/net/ipv4 ReadBatch/WriteBatch).
 type udpServer struct {
-	c    config
-	conn *net.UDPConn
-	n    atomic.Int64
+	c     config
+	conn  *net.UDPConn
+	n     atomic.Int64
+	reads atomic.Int64 // receive system calls (recvfrom or recvmmsg)
+}
+
+// note reports datagrams per receive call: how much batching happened.
+func (s *udpServer) note() string {
+	return fmt.Sprintf("datagrams_per_read=%.2f", float64(s.n.Load())/float64(max(s.reads.Load(), 1)))
 }
 
 const udpBatch = 64
@@ -54,6 +60,7 @@ func (s *udpServer) begin() {
 				if err != nil {
 					return
 				}
+				s.reads.Add(1)
 				s.n.Add(1)
 				s.conn.WriteToUDPAddrPort(buf[:n], from)
 			}
@@ -71,6 +78,7 @@ func (s *udpServer) begin() {
 				if err != nil {
 					return
 				}
+				s.reads.Add(1)
 				q.push(dgram{append([]byte(nil), buf[:n]...), from})
 			}
 		}()
@@ -103,6 +111,7 @@ func (s *udpServer) begin() {
 				for i := 0; i < n; i++ {
 					out[i] = ipv4.Message{Buffers: [][]byte{msgs[i].Buffers[0][:msgs[i].N]}, Addr: msgs[i].Addr}
 				}
+				s.reads.Add(1)
 				s.n.Add(int64(n))
 				for sent := 0; sent < n; {
 					k, err := pc.WriteBatch(out[sent:n], 0)
@@ -135,7 +144,7 @@ func runUDPPeer(c config) error {
 	if _, err := bufio.NewReader(os.Stdin).ReadString('\n'); err != nil {
 		return err
 	}
-	const window = 256
+	window := c.window
 	payload := make([]byte, c.size)
 	send := func(k int) error {
 		msgs := make([]ipv4.Message, k)
