@@ -361,17 +361,6 @@ static void udp_run(int count) {
 
 /* ---- main ------------------------------------------------------------------------- */
 
-static char *slurp(const char *dir, const char *name) {
-    char path[256];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f != NULL, "open %s", path);
-    char *b = calloc(1, 1 << 16);
-    size_t n = fread(b, 1, (1 << 16) - 1, f);
-    fclose(f);
-    b[n] = 0;
-    return b;
-}
 
 int main(void) {
     t_init();
@@ -385,9 +374,9 @@ int main(void) {
     REQUIRE(mkdtemp(dir) != NULL, "mkdtemp");
     snprintf(cmd, sizeof cmd, "tests/certs.sh %s", dir);
     REQUIRE(system(cmd) == 0, "tests/certs.sh (run from the repository root)");
-    ca = slurp(dir, "ca.pem");
-    server_cert = slurp(dir, "server.pem");
-    server_key = slurp(dir, "server.key");
+    ca = t_slurp(dir, "ca.pem");
+    server_cert = t_slurp(dir, "server.pem");
+    server_key = t_slurp(dir, "server.key");
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     CHECK(system(cmd) == 0, "keys removed");
 

@@ -10,17 +10,7 @@ static char dir[64];
 static char *ca, *server_cert, *server_key, *client_cert, *client_key;
 static char *expired, *expired_key, *wrong, *wrong_key, *rogue, *rogue_key;
 
-static char *slurp(const char *name) {
-    char path[128];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "rb");
-    REQUIRE(f != NULL, "open %s", path);
-    char *b = calloc(1, 1 << 16);
-    size_t n = fread(b, 1, (1 << 16) - 1, f);
-    fclose(f);
-    b[n] = 0;
-    return b;
-}
+static char *slurp(const char *name) { return t_slurp(dir, name); }
 
 /* ---- an event log with a bounded pump ---------------------------------- */
 

@@ -146,6 +146,21 @@ static inline size_t t_bad(uint32_t seed, uint64_t off, const uint8_t *p, size_t
 }
 
 /* Live objects and descriptors now (process-wide). */
+/* The whole of a small file dir/name (certificates, keys) as a NUL-terminated
+ * string the caller may keep; a file that cannot be opened ends the test. */
+static inline char *t_slurp(const char *dir, const char *name) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    REQUIRE(f != NULL, "open %s", path);
+    char *b = calloc(1, 1 << 16);
+    REQUIRE(b != NULL, "memory for %s", path);
+    size_t n = fread(b, 1, (1 << 16) - 1, f);
+    fclose(f);
+    b[n] = 0;
+    return b;
+}
+
 static inline w3s_stats_t t_stats(void) {
     w3s_stats_t st;
     memset(&st, 0, sizeof st);
