@@ -17,7 +17,7 @@ C_TESTS    := $(patsubst tests/c/%.c,$(BUILD)/tests/%,$(wildcard tests/c/test_*.
 C_EXAMPLES := $(patsubst examples/c/%.c,$(BUILD)/examples/%,$(wildcard examples/c/*.c))
 C_BENCH    := $(patsubst tests/bench/c/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/c/*.c))
 
-.PHONY: all lib test demo install check-exports test-go test-c test-python test-node test-interop bench deps clean
+.PHONY: all lib test demo install check-exports test-go test-c test-python test-node test-interop bench bench-programs test-bench-quick deps clean
 
 all: lib
 
@@ -59,7 +59,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-go test-c test-interop test-python test-node
+test: lib deps test-go test-c test-interop test-python test-node test-bench-quick
 	@echo "make test: all suites passed"
 
 test-go:
@@ -81,8 +81,34 @@ test-node: lib
 demo: lib $(C_EXAMPLES)
 	examples/run-demo.sh
 
-bench: lib $(C_BENCH)
+# The benchmark (tests/bench/README in tests/bench/run.py's docstring): one Go
+# load generator, echo servers on every stack, results.md and results.png.
+BENCH_PROGRAMS := $(BUILD)/bench/loadgen $(BUILD)/bench/goserver $(BUILD)/bench/w3sock_echo \
+                  $(BUILD)/bench/libuv_echo $(C_BENCH)
+
+bench: lib
 	tests/bench/run.sh
+
+# A brief run of every scenario (BENCH_QUICK=1, results in build/bench-quick):
+# checks that each implementation produced a figure, never how fast.
+test-bench-quick: lib
+	tests/bench/run.sh quick
+
+bench-programs: $(BENCH_PROGRAMS)
+
+$(BUILD)/bench/loadgen: $(wildcard tests/bench/loadgen/*.go)
+	$(GO) build -o $@ ./tests/bench/loadgen
+
+$(BUILD)/bench/goserver: $(wildcard tests/bench/servers/go/*.go)
+	$(GO) build -o $@ ./tests/bench/servers/go
+
+$(BUILD)/bench/w3sock_echo: tests/bench/servers/c/w3sock_echo.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+$(BUILD)/bench/libuv_echo: tests/bench/servers/c/libuv_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< -luv
 
 install: lib
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
