@@ -96,7 +96,8 @@ def header(data: Dict[str, Any]) -> List[str]:
         f"{m['cores']} cores ({m['cpu']}), {m['go']}, node {m['node']}, Python {m['python']}. "
         f"Load average {m['load']} before, {m.get('load_after', '?')} after; the run took "
         f"{m.get('duration', '?')}. The machine is shared: other work may have run at the "
-        "same time, which is why rounds are interleaved and medians are given with their range.",
+        "same time, which is why rounds are interleaved and medians are given with their range."
+        + (f" {m['note']}" if m.get("note") else ""),
         "",
         "How it is measured: one load generator (tests/bench/loadgen, plain Go) drives every "
         "echo server (tests/bench/servers) the same way over 127.0.0.1; each server is a fresh "
@@ -159,6 +160,60 @@ def write_table(data: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[str]:
     return out
 
 
+# The goals issue 13 sets in `make bench` terms: (text, scenario, implementations,
+# field, how a ratio becomes the figure the goal names, comparison, bound).
+GOALS = [
+    ("TLS bulk echo: Node binding CPU per MB ÷ node:tls", "tls-bulk",
+     ["node-streams", "node-events"], "cpu_us_ratio", 1, "≤", 1.0),
+    ("TLS ping-pong x100: Node binding CPU per round trip ÷ node:tls", "tls-pp100",
+     ["node-streams", "node-events"], "cpu_us_ratio", 1, "≤", 1.0),
+    ("TLS bulk echo: Python binding CPU per MB ÷ asyncio ssl", "tls-bulk",
+     ["py-w3sock", "py-w3sock-uvloop"], "cpu_us_ratio", 1, "≤", 1.0),
+    ("TLS ping-pong x100: Python binding CPU per round trip ÷ asyncio ssl", "tls-pp100",
+     ["py-w3sock", "py-w3sock-uvloop"], "cpu_us_ratio", 1, "≤", 1.0),
+    ("TLS bulk echo: C throughput ÷ plain crypto/tls", "tls-bulk",
+     ["c-poll", "c-callback"], "throughput_ratio", 1, "≥", 0.9),
+    ("TLS ping-pong x100: C throughput ÷ plain crypto/tls", "tls-pp100",
+     ["c-poll", "c-callback"], "throughput_ratio", 1, "≥", 0.9),
+    ("UDP echo: Node datagrams per CPU-second ÷ node:dgram's", "udp",
+     ["node-streams", "node-events"], "cpu_us_ratio", -1, "≥", 1.0),
+    ("UDP echo: Python datagrams per CPU-second ÷ asyncio datagram endpoint's", "udp",
+     ["py-w3sock", "py-w3sock-uvloop"], "cpu_us_ratio", -1, "≥", 1.5),
+    ("TCP bulk echo: Node W3C streams CPU per MB ÷ node:net", "tcp-bulk",
+     ["node-streams"], "cpu_us_ratio", 1, "≤", 1.0),
+    ("TCP ping-pong x100: Node W3C streams CPU per round trip ÷ node:net", "tcp-pp100",
+     ["node-streams"], "cpu_us_ratio", 1, "≤", 1.0),
+    ("memory per idle plain TCP connection, KiB (C)", "mem-tcp",
+     ["c-poll", "c-callback"], "kib_per_conn", 0, "≤", 6.0),
+]
+
+
+def write_goals(rows: List[Dict[str, Any]]) -> List[str]:
+    """Issue 13's goals against this run; a figure with no bound is stated only."""
+    out = ["## Issue 13 goals in this run", "",
+           "| goal | implementation | figure | goal met |", "|---|---|---|---|"]
+    for text, sc, impls, field, power, op, bound in GOALS:
+        for key in impls:
+            row = next(r for r in rows if r["scenario"].key == sc and r["impl"].key == key)
+            v = row.get(field)
+            if isinstance(v, tuple):
+                v = v[0]
+            if v is None or v == 0:
+                out.append(f"| {text} | {row['impl'].label} | no figure | |")
+                continue
+            fig = v if power >= 0 else 1 / v
+            met = fig <= bound if op == "≤" else fig >= bound
+            out.append(f"| {text} {op} {bound:g} | {row['impl'].label} | {fig:.2f} | "
+                       f"{'yes' if met else 'no'} |")
+    for key in ("c-poll", "py-w3sock", "node-events"):
+        row = next(r for r in rows if r["scenario"].key == "mem-tls" and r["impl"].key == key)
+        k = row.get("kib_per_conn")
+        out.append(f"| memory per idle TLS connection, KiB (stated) | {row['impl'].label} | "
+                   f"{fmt(k[0]) if k else 'no figure'} | |")
+    out.append("")
+    return out
+
+
 def failed(row: Dict[str, Any]) -> str:
     why = "; ".join(row["errors"]) or "not run"
     return "failed: " + why.replace("|", "/")[:200]
@@ -199,8 +254,8 @@ def write_chart(data: Dict[str, Any], rows: List[Dict[str, Any]], path: str) -> 
                 bars = ax.barh(ys, xs, height=height, color=colors[k % len(colors)],
                                label=impl.label, log=True)
                 for bar, lab in zip(bars, labels):
-                    ax.text(min(max(bar.get_width(), 0.05), 25) * 1.05, bar.get_y() + bar.get_height() / 2, lab,
-                            va="center", fontsize=7)
+                    x = min(max(bar.get_width(), 0.05), 25) * 1.05
+                    ax.text(x, bar.get_y() + bar.get_height() / 2, lab, va="center", fontsize=7)
             ax.axvline(1.0, color="black", linewidth=1)
             ax.set_yticks(range(len(scs)))
             ax.set_yticklabels([s.short or s.title for s in scs], fontsize=9)
@@ -224,7 +279,7 @@ def write_chart(data: Dict[str, Any], rows: List[Dict[str, Any]], path: str) -> 
 
 def write(data: Dict[str, Any], out_dir: str) -> None:
     rows = ratios(data)
-    lines = header(data) + write_table(data, rows)
+    lines = header(data) + write_goals(rows) + write_table(data, rows)
     with open(os.path.join(out_dir, "results.md"), "w") as f:
         f.write("\n".join(lines))
     write_chart(data, rows, os.path.join(out_dir, "results.png"))

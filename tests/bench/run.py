@@ -227,6 +227,8 @@ def machine() -> Dict[str, str]:
         "node": version(["node", "--version"]),
         "python": platform.python_version(),
         "load": " ".join(open("/proc/loadavg").read().split()[:3]),
+        # BENCH_NOTE: what the header should say about this run (e.g. other load)
+        "note": os.environ.get("BENCH_NOTE", ""),
     }
 
 

@@ -44,9 +44,8 @@ function w3sockServer(streams) {
     const sock = new w3sock.UDPSocket({ localAddress: '127.0.0.1', localPort: port });
     sock.opened.then(ready);
     if (streams) {
-      pump(sock.readable.pipeThrough(new TransformStream({
-        transform(m, c) { c.enqueue({ data: m.data, remoteAddress: m.remoteAddress, remotePort: m.remotePort }); },
-      })), sock.writable, () => {});
+      // a received message names its sender, so it is written back as it is
+      pump(sock.readable, sock.writable, () => {});
     } else {
       sock.onmessage = (ev) => { sock.send(ev.data, ev.remoteAddress, ev.remotePort); };
     }
