@@ -107,7 +107,9 @@ def header(data: Dict[str, Any]) -> List[str]:
         f"Medians over {data['rounds']} interleaved rounds, range in brackets. Ratios are "
         "medians divided by the reference's median: for throughput higher is better, for CPU "
         "and memory lower is better. References: C rows libuv (TLS rows: plain Go crypto/tls, "
-        "libuv has no TLS); Python rows asyncio; Node rows node:net / node:tls / node:dgram.",
+        "libuv has no TLS); Python rows asyncio; Node rows node:net / node:tls / node:dgram. "
+        "Every TLS server negotiates TLS 1.3 with TLS_AES_128_GCM_SHA256 and X25519 (the load "
+        "generator checks the cipher; the OpenSSL-based servers follow the client's order).",
         "",
         f"Memory: server resident memory growth (VmRSS) with {data['idle_conns']:,} idle "
         "connections held open, each of which carried one 64 B message and its echo, divided "

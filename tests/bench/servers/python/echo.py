@@ -77,6 +77,9 @@ async def asyncio_tcp(port: int, tls: Optional[Tuple[str, str]]) -> None:
     if tls:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(tls[0], tls[1])
+        # follow the client's cipher order (AES-128-GCM from the load
+        # generator), as every other server here does
+        ctx.options &= ~ssl.OP_CIPHER_SERVER_PREFERENCE
 
     async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
