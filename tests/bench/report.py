@@ -89,6 +89,8 @@ def missing_figures(data: Dict[str, Any]) -> List[str]:
 def header(data: Dict[str, Any]) -> List[str]:
     m = data["machine"]
     quick = " (BENCH_QUICK: brief windows, figures are rough)" if data.get("quick") else ""
+    if data.get("partial"):
+        quick += " (partial: BENCH_SCENARIOS / BENCH_IMPLS)"
     return [
         "# w3sock benchmark results" + quick,
         "",
@@ -155,7 +157,8 @@ def write_table(data: Dict[str, Any], rows: List[Dict[str, Any]]) -> List[str]:
                        f"{f'{cr:.2f}' if cr else ''} |")
         d = data["results"].get("drain", {}).get(group, {})
         drain = (f"{fmt(d['throughput'])} events/s ({d['events']:,} queued datagrams)"
-                 if "throughput" in d else f"failed: {d.get('error', 'not run')}")
+                 if "throughput" in d else
+                 f"failed: {d['error']}" if "error" in d else "not measured in this run")
         out.append(f"| events drained per second through the binding | **w3sock {group}** | "
                    f"{drain} | | | |")
         out.append("")
@@ -217,8 +220,9 @@ def write_goals(rows: List[Dict[str, Any]]) -> List[str]:
 
 
 def failed(row: Dict[str, Any]) -> str:
-    why = "; ".join(row["errors"]) or "not run"
-    return "failed: " + why.replace("|", "/")[:200]
+    if not row["errors"]:
+        return "not measured in this run"
+    return "failed: " + "; ".join(row["errors"]).replace("|", "/")[:200]
 
 
 def write_chart(data: Dict[str, Any], rows: List[Dict[str, Any]], path: str) -> None:
@@ -266,7 +270,7 @@ def write_chart(data: Dict[str, Any], rows: List[Dict[str, Any]], path: str) -> 
             ax.set_title(f"{group}: {title}", fontsize=10)
             ax.tick_params(axis="x", labelsize=8)
             ax.grid(axis="x", which="both", alpha=0.3)
-            if col == 0:
+            if col == 0 and ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=2,
                           frameon=False)
     refs = ("references: C libuv (TLS rows plain Go crypto/tls), Python asyncio, "

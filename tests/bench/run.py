@@ -9,6 +9,11 @@ idle connections) and writes to build/bench-quick unless --out says
 otherwise; --check then fails unless every implementation produced a figure
 for every scenario it supports (never a speed threshold).
 
+While working on one path, BENCH_SCENARIOS=tls-bulk,udp and/or
+BENCH_IMPLS=node,node-events (keys from bench_setup.py) measure only those,
+writing to build/bench-partial; the drain rates are then left out.
+BENCH_ROUNDS, BENCH_WINDOW and BENCH_IDLE_CONNS change the full run's sizes.
+
 Server CPU is the utime+stime of the server process (/proc/PID/stat) over
 the load generator's measured window, divided by the work done in it.
 """
@@ -41,6 +46,9 @@ IDLE_CONNS = 300 if QUICK else int(os.environ.get("BENCH_IDLE_CONNS", "10000"))
 DRAIN_EVENTS = 20000 if QUICK else 200000
 SETTLE = 0.1 if QUICK else 1.0  # seconds a server is left alone before its RSS is read
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ONLY_SCENARIOS = [k for k in os.environ.get("BENCH_SCENARIOS", "").split(",") if k]
+ONLY_IMPLS = [k for k in os.environ.get("BENCH_IMPLS", "").split(",") if k]
+PARTIAL = bool(ONLY_SCENARIOS or ONLY_IMPLS)
 LOADGEN = os.path.join(BIN, "loadgen")
 
 
@@ -236,16 +244,26 @@ def record(results: Dict[str, Any], sc: Scenario, impl: Impl, value: Dict[str, A
     results.setdefault(sc.key, {}).setdefault(impl.key, []).append(value)
 
 
+def selected_impls() -> List[Impl]:
+    return [i for i in IMPLS if not ONLY_IMPLS or i.key in ONLY_IMPLS]
+
+
+def selected_scenarios() -> List[Scenario]:
+    return [s for s in SCENARIOS if not ONLY_SCENARIOS or s.key in ONLY_SCENARIOS]
+
+
 def run_all(cert: Tuple[str, str]) -> Dict[str, Any]:
     results: Dict[str, Any] = {}
-    load = [s for s in SCENARIOS if s.kind == "load"]
+    impls = selected_impls()
+    load = [s for s in selected_scenarios() if s.kind == "load"]
     started = time.monotonic()
     for rnd in range(ROUNDS):
         for proto in ("tcp", "tls", "udp"):
             scs = [s for s in load if s.proto == proto]
             # every round starts with another implementation, so slow
             # moments of the shared machine fall on each of them in turn
-            order = IMPLS[rnd * 5 % len(IMPLS):] + IMPLS[:rnd * 5 % len(IMPLS)]
+            shift = rnd * 5 % len(impls)
+            order = impls[shift:] + impls[:shift]
             for impl in order:
                 if proto in impl.unsupported:
                     continue
@@ -263,8 +281,8 @@ def run_all(cert: Tuple[str, str]) -> Dict[str, Any]:
                         srv.stop()
                     record(results, sc, impl, value)
                     show(rnd, sc, impl, value, started)
-    for sc in (s for s in SCENARIOS if s.kind == "memory"):
-        for impl in IMPLS:
+    for sc in (s for s in selected_scenarios() if s.kind == "memory"):
+        for impl in impls:
             if sc.proto in impl.unsupported:
                 continue
             try:
@@ -280,7 +298,8 @@ def run_all(cert: Tuple[str, str]) -> Dict[str, Any]:
                 srv.stop()
             record(results, sc, impl, value)
             show(0, sc, impl, value, started)
-    results["drain"] = run_drains()
+    if not PARTIAL:
+        results["drain"] = run_drains()
     return results
 
 
@@ -321,8 +340,9 @@ def run_drains() -> Dict[str, Any]:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench-quick") if QUICK
-                    else os.path.join(HERE))
+    default_out = (os.path.join(ROOT, "build", "bench-partial") if PARTIAL
+                   else os.path.join(ROOT, "build", "bench-quick") if QUICK else HERE)
+    ap.add_argument("--out", default=default_out)
     ap.add_argument("--check", action="store_true",
                     help="fail unless every implementation has a figure for every "
                          "scenario it supports")
@@ -340,14 +360,14 @@ def main() -> int:
         results = run_all(cert)
         info["duration"] = f"{time.monotonic() - t0:.0f} s"
         info["load_after"] = " ".join(open("/proc/loadavg").read().split()[:3])
-        data = {"machine": info, "quick": QUICK, "rounds": ROUNDS, "window": WINDOW,
-                "idle_conns": IDLE_CONNS, "results": results}
-        with open(os.path.join(BIN, "results-quick.json" if QUICK else "results.json"),
-                  "w") as f:
+        data = {"machine": info, "quick": QUICK, "partial": PARTIAL, "rounds": ROUNDS,
+                "window": WINDOW, "idle_conns": IDLE_CONNS, "results": results}
+        name = "results-partial" if PARTIAL else "results-quick" if QUICK else "results"
+        with open(os.path.join(BIN, name + ".json"), "w") as f:
             json.dump(data, f, indent=1)
     report.write(data, args.out)
     print(f"wrote {os.path.join(args.out, 'results.md')} and results.png")
-    if args.check:
+    if args.check and not data.get("partial"):
         missing = report.missing_figures(data)
         for m in missing:
             print("MISSING:", m)
