@@ -112,8 +112,10 @@ class Server:
                                      stderr=self.err, env=bench_env())
         line = read_line(self.proc, 30)
         if line != "ready":
+            self.proc.kill()
+            why = self.stderr()
             self.stop()
-            raise RuntimeError(f"server did not start ({line!r}): {self.stderr()}")
+            raise RuntimeError(f"server did not start ({line!r}): {why}")
 
     def stderr(self) -> str:
         self.err.seek(0)
@@ -272,6 +274,7 @@ def run_all(cert: Tuple[str, str]) -> Dict[str, Any]:
                         srv = Server(impl, proto, cert)
                     except RuntimeError as e:
                         record(results, sc, impl, {"error": str(e)})
+                        show(rnd, sc, impl, {"error": str(e)}, started)
                         continue
                     try:
                         value = run_load(srv, sc)
