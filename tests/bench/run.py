@@ -30,7 +30,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -223,6 +223,7 @@ def machine() -> Dict[str, str]:
                           if ln.startswith("model name")), "")
     except OSError:
         pass
+
     def version(argv: List[str]) -> str:
         try:
             return subprocess.run(argv, capture_output=True, text=True).stdout.split("\n")[0]
