@@ -81,7 +81,7 @@ test-node: lib
 demo: lib $(C_EXAMPLES)
 	examples/run-demo.sh
 
-# The benchmark (tests/bench/README in tests/bench/run.py's docstring): one Go
+# The benchmark (tests/bench/run.py says how it measures): one Go
 # load generator, echo servers on every stack, results.md and results.png.
 BENCH_PROGRAMS := $(BUILD)/bench/loadgen $(BUILD)/bench/goserver $(BUILD)/bench/w3sock_echo \
                   $(BUILD)/bench/libuv_echo $(C_BENCH)
