@@ -82,12 +82,19 @@ class Scenario:
     unit: str = ""          # what one unit of work is
     scale: float = 1.0      # loadgen ops per unit (bulk counts bytes, the unit is a MB)
     short: str = ""         # the chart's label
+    # Server and load generator both on CPU 0 (taskset). One connection's
+    # ping-pong is otherwise bimodal on this VM: a wake-up across cores costs
+    # the woken process ~25 us more than a switch on its own core, so the
+    # server's CPU per round trip changes up to 8x with where the scheduler
+    # put the two. Pinned across cores the wake-ups drown the servers' own
+    # work (every server measured 30-55 us); on one core they measure it.
+    pinned: bool = False
 
 
 SCENARIOS: List[Scenario] = [
-    Scenario("tcp-pp1", "TCP ping-pong, 1 connection, 64 B", "tcp", "load",
+    Scenario("tcp-pp1", "TCP ping-pong, 1 connection, 64 B, pinned", "tcp", "load",
              ["-mode", "pingpong", "-conns", "1", "-size", "64"], "round trip",
-             short="TCP ping-pong x1"),
+             short="TCP ping-pong x1", pinned=True),
     Scenario("tcp-pp100", "TCP ping-pong, 100 connections, 64 B", "tcp", "load",
              ["-mode", "pingpong", "-conns", "100", "-size", "64"], "round trip",
              short="TCP ping-pong x100"),

@@ -111,7 +111,10 @@ def header(data: Dict[str, Any]) -> List[str]:
         "and memory lower is better. References: C rows libuv (TLS rows: plain Go crypto/tls, "
         "libuv has no TLS); Python rows asyncio; Node rows node:net / node:tls / node:dgram. "
         "Every TLS server negotiates TLS 1.3 with TLS_AES_128_GCM_SHA256 and X25519 (the load "
-        "generator checks the cipher; the OpenSSL-based servers follow the client's order).",
+        "generator checks the cipher; the OpenSSL-based servers follow the client's order). "
+        "Rows marked pinned run the server and the load generator both on CPU 0 (taskset): "
+        "unpinned, one connection's ping-pong is bimodal on this VM (up to 8x apart in server "
+        "CPU per round trip, depending on whether the two processes share a core).",
         "",
         f"Memory: server resident memory growth (VmRSS) with {data['idle_conns']:,} idle "
         "connections held open, each of which carried one 64 B message and its echo, divided "

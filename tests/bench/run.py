@@ -102,9 +102,10 @@ def read_line(proc: subprocess.Popen, timeout: float) -> str:
 class Server:
     """One echo server process for one protocol."""
 
-    def __init__(self, impl: Impl, proto: str, cert: Tuple[str, str]) -> None:
+    def __init__(self, impl: Impl, proto: str, cert: Tuple[str, str],
+                 pinned: bool = False) -> None:
         self.port = free_port(proto)
-        argv = impl.argv + [proto, str(self.port)]
+        argv = (["taskset", "-c", "0"] if pinned else []) + impl.argv + [proto, str(self.port)]
         if proto == "tls":
             argv += list(cert)
         self.err = open(os.path.join(BIN, f"server-{impl.key}-{proto}.err"), "w+")
@@ -136,8 +137,9 @@ def bench_env() -> Dict[str, str]:
 
 def run_load(srv: Server, sc: Scenario) -> Dict[str, Any]:
     """One measured window: throughput in units/s, server CPU in µs per unit."""
-    argv = [LOADGEN, "-addr", f"127.0.0.1:{srv.port}", "-dur", WINDOW, "-warmup", WARMUP,
-            "-timeout", "60s"] + sc.loadgen
+    argv = (["taskset", "-c", "0"] if sc.pinned else []) + [
+        LOADGEN, "-addr", f"127.0.0.1:{srv.port}", "-dur", WINDOW, "-warmup", WARMUP,
+        "-timeout", "60s"] + sc.loadgen
     lg = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     try:
@@ -272,7 +274,7 @@ def run_all(cert: Tuple[str, str]) -> Dict[str, Any]:
                     continue
                 for sc in scs:
                     try:
-                        srv = Server(impl, proto, cert)
+                        srv = Server(impl, proto, cert, sc.pinned)
                     except RuntimeError as e:
                         record(results, sc, impl, {"error": str(e)})
                         show(rnd, sc, impl, {"error": str(e)}, started)
