@@ -2,14 +2,14 @@
 # Installs what the benchmark needs and nothing else needs: Debian's libuv
 # (the C reference server), a virtual environment build/venv-bench with
 # matplotlib (the chart) and uvloop (a Python reference), the Node binding's
-# npm packages, and openssl for the bench certificate.
+# npm packages, openssl for the bench certificate and taskset (util-linux).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-if ! [ -f /usr/include/uv.h ] || ! command -v openssl >/dev/null; then
+if ! [ -f /usr/include/uv.h ] || ! command -v openssl >/dev/null || ! command -v taskset >/dev/null; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends libuv1-dev openssl pkg-config >/dev/null
+  $SUDO apt-get install -y -qq --no-install-recommends libuv1-dev openssl util-linux >/dev/null
 fi
 VENV=build/venv-bench
 if ! "$VENV/bin/python" -c 'import matplotlib, uvloop' 2>/dev/null; then

@@ -211,7 +211,9 @@ def write_goals(rows: List[Dict[str, Any]]) -> List[str]:
                 continue
             fig = v if power >= 0 else 1 / v
             met = fig <= bound if op == "≤" else fig >= bound
-            out.append(f"| {text} {op} {bound:g} | {row['impl'].label} | {fig:.2f} | "
+            # three decimals where two would print the bound itself
+            shown = f"{fig:.3f}" if abs(fig - bound) < 0.005 else f"{fig:.2f}"
+            out.append(f"| {text} {op} {bound:g} | {row['impl'].label} | {shown} | "
                        f"{'yes' if met else 'no'} |")
     for key in ("c-poll", "py-w3sock", "node-events"):
         row = next(r for r in rows if r["scenario"].key == "mem-tls" and r["impl"].key == key)
