@@ -37,7 +37,7 @@ ASAN_LIB   := $(ASAN_DIR)/libw3sock.so.$(SOVERSION)
 C_TESTS_ASAN := $(patsubst tests/c/%.c,$(BUILD)/tests-asan/%,$(filter-out tests/c/test_limits.c tests/c/test_send_nomem.c tests/c/test_abuse.c,$(wildcard tests/c/test_*.c)))
 TSAN_TESTS := $(BUILD)/tsan/fastpath_protocol $(BUILD)/tsan/fastpath_protocol_asan
 
-.PHONY: all lib test demo install check-exports test-abi test-go test-c test-sanitize test-asan test-asan-all test-tsan test-python test-node test-interop test-dist dist docs bench deps clean \
+.PHONY: all lib test demo install check-exports test-abi test-go test-c test-sanitize test-asan test-asan-all test-tsan test-python test-node test-interop test-dist dist docs bench bench-programs test-bench-quick deps clean \
         fuzz test-fuzz soak test-soak
 
 all: lib
@@ -106,7 +106,7 @@ $(BUILD)/bench/%: tests/bench/c/%.c $(LIB)
 deps:
 	@tests/deps.sh
 
-test: lib deps test-abi test-go test-fuzz test-c test-sanitize test-soak test-interop test-python test-node test-dist docs
+test: lib deps test-abi test-go test-fuzz test-c test-sanitize test-soak test-interop test-python test-node test-dist docs test-bench-quick
 	@echo "make test: all suites passed"
 
 # The shared tables (error codes, event types, struct layouts, version) in
@@ -208,8 +208,34 @@ docs: lib
 demo: lib $(C_EXAMPLES)
 	examples/run-demo.sh
 
-bench: lib $(C_BENCH)
+# The benchmark (tests/bench/run.py says how it measures): one Go
+# load generator, echo servers on every stack, results.md and results.png.
+BENCH_PROGRAMS := $(BUILD)/bench/loadgen $(BUILD)/bench/goserver $(BUILD)/bench/w3sock_echo \
+                  $(BUILD)/bench/libuv_echo $(C_BENCH)
+
+bench: lib
 	tests/bench/run.sh
+
+# A brief run of every scenario (BENCH_QUICK=1, results in build/bench-quick):
+# checks that each implementation produced a figure, never how fast.
+test-bench-quick: lib
+	tests/bench/run.sh quick
+
+bench-programs: $(BENCH_PROGRAMS)
+
+$(BUILD)/bench/loadgen: $(wildcard tests/bench/loadgen/*.go)
+	$(GO) build -o $@ ./tests/bench/loadgen
+
+$(BUILD)/bench/goserver: $(wildcard tests/bench/servers/go/*.go)
+	$(GO) build -o $@ ./tests/bench/servers/go
+
+$(BUILD)/bench/w3sock_echo: tests/bench/servers/c/w3sock_echo.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< $(LDFLAGS_T)
+
+$(BUILD)/bench/libuv_echo: tests/bench/servers/c/libuv_echo.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_T) -o $@ $< -luv
 
 install: lib $(BUILD)/w3sock.pc
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
