@@ -105,6 +105,8 @@ test('UDP suspend(): nothing is delivered while paused, everything after resume(
   assert.equal(info.messagesReceived, 41);
   assert.equal(info.messagesDropped, 0);
   peer.close();
+  reader.releaseLock(); // close() refuses locked streams (Direct Sockets)
+  witnessReader.releaseLock();
   rx.close();
   witness.close();
   await withTimeout(Promise.all([rx.closed, witness.closed]), 5000, 'closed');
@@ -152,6 +154,7 @@ test('UDP receive high-water mark: datagrams over it are dropped and counted, th
   const end = rx.getInfo();
   assert.equal(end.messagesReceived, info.messagesReceived + 1);
   assert.equal(end.messagesDropped, info.messagesDropped);
+  reader.releaseLock();
   rx.close();
   tx.close();
   await withTimeout(Promise.all([rx.closed, tx.closed]), 5000, 'closed');
@@ -279,6 +282,8 @@ test('32 MB over STARTTLS between two w3sock sockets: pauses, backpressure, half
     const back = await readExactly(reader, 64, 'checksum from the client');
     const { done } = await withTimeout(reader.read(), 10000, 'client end');
     assert.equal(done, true);
+    reader.releaseLock(); // close() refuses locked streams (Direct Sockets)
+    writer.releaseLock();
     s.close();
     await withTimeout(s.closed, 10000, 'server side closed');
     return back.toString();
