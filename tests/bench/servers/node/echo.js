@@ -38,6 +38,9 @@ async function pump(readable, writable, done) {
   } catch {
     // the peer went away: nothing to echo
   }
+  // close() refuses streams that are still locked (Direct Sockets).
+  reader.releaseLock();
+  writer.releaseLock();
   done();
 }
 
@@ -60,11 +63,11 @@ function w3sockServer(streams) {
   });
   server.opened.then(ready);
   const serve = streams
-    ? (s) => pump(s.readable, s.writable, () => s.close())
+    ? (s) => pump(s.readable, s.writable, () => s.close().catch(() => {}))
     : (s) => {
       s.onmessage = (ev) => { if (!s.send(ev.data)) s.suspend(); };
       s.ondrain = () => s.resume();
-      s.onend = () => s.close();
+      s.onend = () => { s.close().catch(() => {}); };
       s.onerror = () => {};
     };
   server.onconnection = (ev) => serve(ev.socket);
