@@ -43,8 +43,6 @@ const versionMajor, versionMinor, versionPatch = C.W3S_VERSION_MAJOR, C.W3S_VERS
 
 var versionText = fmt.Sprintf("%d.%d.%d", versionMajor, versionMinor, versionPatch)
 
-var versionString = staticCString(versionText)
-
 // staticCString makes a C string that lives as long as the library.
 func staticCString(s string) *C.char {
 	return C.w3s_static_string((*C.char)(unsafe.Pointer(unsafe.StringData(s))), C.size_t(len(s)))
@@ -59,9 +57,12 @@ var (
 )
 
 func init() {
+	C.w3s_remember_unknown_code(unknownName, unknownText)
 	for _, c := range core.AllCodes() {
 		errNames[c] = staticCString(c.Name())
 		errTexts[c] = staticCString(c.Text())
+		// The same strings for a forked child, which must not enter Go.
+		C.w3s_remember_code(C.int(c), errNames[c], errTexts[c])
 	}
 }
 
@@ -81,11 +82,9 @@ func setErrorMessage(msg string) {
 	C.w3s_set_error((*C.char)(unsafe.Pointer(unsafe.StringData(msg))), C.size_t(len(msg)))
 }
 
-// guard refuses calls in a forked child or after w3s_shutdown.
+// guard refuses calls after w3s_shutdown. (A forked child never gets
+// here: forkguard.c refuses its calls in C.)
 func guard() *core.Error {
-	if C.w3s_forked != 0 {
-		return core.Errf(core.EFORKED, "w3sock cannot be used in a child process after fork()")
-	}
 	if core.IsShutDown() {
 		return core.Errf(core.ESHUTDOWN, "w3s_shutdown() was called")
 	}
@@ -115,52 +114,38 @@ func copyCString(dst []C.char, s string) {
 	dst[n] = 0
 }
 
-//export w3s_version
-func w3s_version() C.uint32_t {
-	return C.uint32_t(versionMajor<<16 | versionMinor<<8 | versionPatch)
-}
-
-//export w3s_version_string
-func w3s_version_string() *C.char { return versionString }
-
-//export w3s_strerror
-func w3s_strerror(code C.int) *C.char {
+//export w3sgo_strerror
+func w3sgo_strerror(code C.int) *C.char {
 	if s, ok := errTexts[core.Code(code)]; ok {
 		return s
 	}
 	return unknownText
 }
 
-//export w3s_err_name
-func w3s_err_name(code C.int) *C.char {
+//export w3sgo_err_name
+func w3sgo_err_name(code C.int) *C.char {
 	if s, ok := errNames[core.Code(code)]; ok {
 		return s
 	}
 	return unknownName
 }
 
-//export w3s_last_error_message
-func w3s_last_error_message() *C.char { return C.w3s_get_error() }
-
-//export w3s_shutdown
-func w3s_shutdown() C.int {
-	if C.w3s_forked != 0 {
-		return fail(core.Errf(core.EFORKED, "w3sock cannot be used in a child process after fork()"))
-	}
+//export w3sgo_shutdown
+func w3sgo_shutdown() C.int {
 	quiesceAllLoops()
 	core.Shutdown()
 	releaseAllLoops()
 	return 0
 }
 
-//export w3s_release_memory
-func w3s_release_memory() C.int {
+//export w3sgo_release_memory
+func w3sgo_release_memory() C.int {
 	debug.FreeOSMemory() // runs a collection first
 	return 0
 }
 
-//export w3s_stats
-func w3s_stats(out *C.w3s_stats_t) C.int {
+//export w3sgo_stats
+func w3sgo_stats(out *C.w3s_stats_t) C.int {
 	const hint = "set it to sizeof(w3s_stats_t)"
 	if out == nil {
 		return fail(core.Errf(core.EINVAL, "w3s_stats needs a w3s_stats_t with size set"))

@@ -284,7 +284,8 @@ static int enqueue(fast_slot *s, const uint8_t *p, size_t n) {
 }
 
 int64_t w3s_send(int64_t h, void *data, size_t len) {
-    if (w3s_forked || data == NULL || len == 0 || len > ((size_t)1 << 31))
+    if (__builtin_expect(w3s_forked, 0)) return w3s_forked_error(); /* never Go in a child */
+    if (data == NULL || len == 0 || len > ((size_t)1 << 31))
         return w3sgo_send(h, data, len);
     fast_slot *s = slot_of(h, 0);
     uint32_t flags;
@@ -703,7 +704,7 @@ static int fast_poll(fast_loop *l, w3s_event *events, int max, int *timeout_ms, 
 
 static int poll_common(int64_t h, w3s_event *events, int max, int timeout_ms, uint8_t *hbuf,
                        size_t hcap) {
-    if (w3s_forked || events == NULL || max < 1) return w3sgo_loop_poll(h, events, max, timeout_ms);
+    if (events == NULL || max < 1) return w3sgo_loop_poll(h, events, max, timeout_ms);
     fast_loop *l = loop_ref(h);
     if (l == NULL) return w3sgo_loop_poll(h, events, max, timeout_ms);
     if (atomic_load(&l->callback_mode)) {
@@ -726,11 +727,13 @@ static int poll_common(int64_t h, w3s_event *events, int max, int timeout_ms, ui
 }
 
 int w3s_loop_poll(int64_t h, w3s_event *events, int max, int timeout_ms) {
+    if (__builtin_expect(w3s_forked, 0)) return w3s_forked_error(); /* never Go in a child */
     return poll_common(h, events, max, timeout_ms, NULL, 0);
 }
 
 int w3s_loop_poll_into(int64_t h, w3s_event *events, int max, int timeout_ms, void *buf,
                        size_t cap) {
+    if (__builtin_expect(w3s_forked, 0)) return w3s_forked_error(); /* never Go in a child */
     if (buf == NULL && cap > 0) {
         static const char msg[] = "w3s_loop_poll_into: buf is NULL but cap > 0";
         w3s_set_error(msg, sizeof msg - 1);

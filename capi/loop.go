@@ -72,11 +72,11 @@ func loopOf(h C.int64_t) (*loopState, *core.Error) {
 // eventSizeV1 is sizeof(w3s_event) of the first ABI, the smallest stride.
 const eventSizeV1 = C.W3S_EVENT_SIZE_V1
 
-//export w3s_loop_new
-func w3s_loop_new() C.int64_t { return w3s_loop_new_sized(eventSizeV1) }
+//export w3sgo_loop_new
+func w3sgo_loop_new() C.int64_t { return w3sgo_loop_new_sized(eventSizeV1) }
 
-//export w3s_loop_new_sized
-func w3s_loop_new_sized(eventSize C.size_t) C.int64_t {
+//export w3sgo_loop_new_sized
+func w3sgo_loop_new_sized(eventSize C.size_t) C.int64_t {
 	if e := guard(); e != nil {
 		return fail64(e)
 	}
@@ -95,8 +95,8 @@ func w3s_loop_new_sized(eventSize C.size_t) C.int64_t {
 	return C.int64_t(l.Handle())
 }
 
-//export w3s_loop_close
-func w3s_loop_close(h C.int64_t) C.int {
+//export w3sgo_loop_close
+func w3sgo_loop_close(h C.int64_t) C.int {
 	st, e := loopOf(h)
 	if e != nil {
 		return fail(e)
@@ -144,8 +144,8 @@ func releaseAllLoops() {
 	}
 }
 
-//export w3s_loop_fd
-func w3s_loop_fd(h C.int64_t) C.int {
+//export w3sgo_loop_fd
+func w3sgo_loop_fd(h C.int64_t) C.int {
 	st, e := loopOf(h)
 	if e != nil {
 		return fail(e)
@@ -153,8 +153,8 @@ func w3s_loop_fd(h C.int64_t) C.int {
 	return C.int(st.loop.FD())
 }
 
-//export w3s_loop_wake
-func w3s_loop_wake(h C.int64_t) C.int {
+//export w3sgo_loop_wake
+func w3sgo_loop_wake(h C.int64_t) C.int {
 	st, e := loopOf(h)
 	if e != nil {
 		return fail(e)
@@ -270,8 +270,8 @@ func (st *loopState) freeArena() {
 	}
 }
 
-//export w3s_loop_set_callback
-func w3s_loop_set_callback(h C.int64_t, cb C.w3s_event_cb, user unsafe.Pointer) C.int {
+//export w3sgo_loop_set_callback
+func w3sgo_loop_set_callback(h C.int64_t, cb C.w3s_event_cb, user unsafe.Pointer) C.int {
 	st, e := loopOf(h)
 	if e != nil {
 		return fail(e)
@@ -366,8 +366,8 @@ func quiesceAllLoops() {
 	}
 }
 
-//export w3s_loop_set_notify
-func w3s_loop_set_notify(h C.int64_t, fn C.w3s_notify_cb, user unsafe.Pointer) C.int {
+//export w3sgo_loop_set_notify
+func w3sgo_loop_set_notify(h C.int64_t, fn C.w3s_notify_cb, user unsafe.Pointer) C.int {
 	st, e := loopOf(h)
 	if e != nil {
 		return fail(e)

@@ -20,11 +20,49 @@ void w3s_set_error(const char *msg, size_t len) {
 
 const char *w3s_get_error(void) { return errbuf; }
 
-/* ---- fork: the Go runtime's threads do not survive into a child ---- */
+/* ---- fork: the Go runtime's threads do not survive into a child ----
+ * A child made while the runtime was collecting garbage (or held one of its
+ * locks) would wait forever for threads that are gone the moment it entered
+ * Go. So every exported function checks w3s_forked in C first
+ * (forkguard.c, fastpath.c) and answers from here, without Go. */
 
 volatile int w3s_forked = 0;
 
 static void on_fork_child(void) { w3s_forked = 1; }
+
+int w3s_forked_error(void) {
+    static const char msg[] = "w3sock cannot be used in a child process after fork()";
+    w3s_set_error(msg, sizeof msg - 1);
+    return W3S_EFORKED;
+}
+
+/* The error strings Go made at init (static, never freed), kept here too
+ * so that a child can have them: indexed by -code. */
+#define CODE_SLOTS 256
+static const char *code_names[CODE_SLOTS], *code_texts[CODE_SLOTS];
+static const char *unknown_name, *unknown_text;
+
+void w3s_remember_code(int code, const char *name, const char *text) {
+    if (code > 0 || code <= -CODE_SLOTS) return;
+    code_names[-code] = name;
+    code_texts[-code] = text;
+}
+
+void w3s_remember_unknown_code(const char *name, const char *text) {
+    unknown_name = name;
+    unknown_text = text;
+}
+
+/* "" only if the parent forked before the library finished loading. */
+const char *w3s_code_name_in_child(int code) {
+    const char *s = code <= 0 && code > -CODE_SLOTS ? code_names[-code] : NULL;
+    return s ? s : unknown_name ? unknown_name : "";
+}
+
+const char *w3s_code_text_in_child(int code) {
+    const char *s = code <= 0 && code > -CODE_SLOTS ? code_texts[-code] : NULL;
+    return s ? s : unknown_text ? unknown_text : "";
+}
 
 __attribute__((constructor)) static void w3s_register_atfork(void) {
     pthread_atfork(NULL, NULL, on_fork_child);

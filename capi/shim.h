@@ -18,6 +18,11 @@
 /* Internal: hidden, so only w3s_* functions of the header are exported. */
 #define W3S_HIDDEN __attribute__((visibility("hidden")))
 extern W3S_HIDDEN volatile int w3s_forked;
+W3S_HIDDEN int w3s_forked_error(void);
+W3S_HIDDEN void w3s_remember_code(int code, const char *name, const char *text);
+W3S_HIDDEN void w3s_remember_unknown_code(const char *name, const char *text);
+W3S_HIDDEN const char *w3s_code_name_in_child(int code);
+W3S_HIDDEN const char *w3s_code_text_in_child(int code);
 W3S_HIDDEN void w3s_set_error(const char *msg, size_t len);
 W3S_HIDDEN const char *w3s_get_error(void);
 W3S_HIDDEN void w3s_call_event_cb(w3s_event_cb cb, void *user, w3s_event *events, int count, int64_t loop);

@@ -14,8 +14,8 @@ import (
 	"github.com/w3sock/w3sock/core"
 )
 
-//export w3s_tls_options_init
-func w3s_tls_options_init(o *C.w3s_tls_options) C.int {
+//export w3sgo_tls_options_init
+func w3sgo_tls_options_init(o *C.w3s_tls_options) C.int {
 	if o == nil {
 		return fail(core.Errf(core.EINVAL, "NULL options"))
 	}
@@ -25,8 +25,8 @@ func w3s_tls_options_init(o *C.w3s_tls_options) C.int {
 	return 0
 }
 
-//export w3s_tcp_options_init
-func w3s_tcp_options_init(o *C.w3s_tcp_options) C.int {
+//export w3sgo_tcp_options_init
+func w3sgo_tcp_options_init(o *C.w3s_tcp_options) C.int {
 	if o == nil {
 		return fail(core.Errf(core.EINVAL, "NULL options"))
 	}
@@ -37,8 +37,8 @@ func w3s_tcp_options_init(o *C.w3s_tcp_options) C.int {
 	return 0
 }
 
-//export w3s_udp_options_init
-func w3s_udp_options_init(o *C.w3s_udp_options) C.int {
+//export w3sgo_udp_options_init
+func w3sgo_udp_options_init(o *C.w3s_udp_options) C.int {
 	if o == nil {
 		return fail(core.Errf(core.EINVAL, "NULL options"))
 	}
@@ -54,7 +54,7 @@ func tlsOptionsFromC(o *C.w3s_tls_options) (*core.TLSOptions, *core.Error) {
 		return nil, nil
 	}
 	var own C.w3s_tls_options
-	w3s_tls_options_init(&own)
+	w3sgo_tls_options_init(&own)
 	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_tls_options", "call w3s_tls_options_init"); e != nil {
 		return nil, e
 	}
@@ -84,7 +84,7 @@ func tcpOptionsFromC(o *C.w3s_tcp_options) (core.TCPOptions, *core.Error) {
 		return out, nil
 	}
 	var own C.w3s_tcp_options
-	w3s_tcp_options_init(&own)
+	w3sgo_tcp_options_init(&own)
 	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_tcp_options", "call w3s_tcp_options_init"); e != nil {
 		return out, e
 	}
@@ -120,7 +120,7 @@ func udpOptionsFromC(o *C.w3s_udp_options) (core.UDPOptions, *core.Error) {
 		return out, nil
 	}
 	var own C.w3s_udp_options
-	w3s_udp_options_init(&own)
+	w3sgo_udp_options_init(&own)
 	if e := sizedIn(unsafe.Pointer(&own), unsafe.Sizeof(own), unsafe.Pointer(o), "w3s_udp_options", "call w3s_udp_options_init"); e != nil {
 		return out, e
 	}
@@ -143,8 +143,8 @@ func udpOptionsFromC(o *C.w3s_udp_options) (core.UDPOptions, *core.Error) {
 	return out, nil
 }
 
-//export w3s_tcp_connect
-func w3s_tcp_connect(loop C.int64_t, host *C.char, port C.int, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
+//export w3sgo_tcp_connect
+func w3sgo_tcp_connect(loop C.int64_t, host *C.char, port C.int, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
 	return open(loop, func(l *core.Loop) (*core.Socket, *core.Error) {
 		if host == nil {
 			return nil, core.Errf(core.EINVAL, "NULL host")
@@ -170,8 +170,8 @@ func open(loop C.int64_t, create func(*core.Loop) (*core.Socket, *core.Error)) C
 	return C.int64_t(s.Handle())
 }
 
-//export w3s_tcp_listen
-func w3s_tcp_listen(loop C.int64_t, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
+//export w3sgo_tcp_listen
+func w3sgo_tcp_listen(loop C.int64_t, opts *C.w3s_tcp_options, userData C.uint64_t) C.int64_t {
 	return open(loop, func(l *core.Loop) (*core.Socket, *core.Error) {
 		o, e := tcpOptionsFromC(opts)
 		if e != nil {
@@ -181,8 +181,8 @@ func w3s_tcp_listen(loop C.int64_t, opts *C.w3s_tcp_options, userData C.uint64_t
 	})
 }
 
-//export w3s_udp_open
-func w3s_udp_open(loop C.int64_t, opts *C.w3s_udp_options, userData C.uint64_t) C.int64_t {
+//export w3sgo_udp_open
+func w3sgo_udp_open(loop C.int64_t, opts *C.w3s_udp_options, userData C.uint64_t) C.int64_t {
 	return open(loop, func(l *core.Loop) (*core.Socket, *core.Error) {
 		o, e := udpOptionsFromC(opts)
 		if e != nil {
@@ -192,8 +192,8 @@ func w3s_udp_open(loop C.int64_t, opts *C.w3s_udp_options, userData C.uint64_t) 
 	})
 }
 
-//export w3s_set_user_data
-func w3s_set_user_data(h C.int64_t, userData C.uint64_t) C.int {
+//export w3sgo_set_user_data
+func w3sgo_set_user_data(h C.int64_t, userData C.uint64_t) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -236,8 +236,8 @@ func w3sgo_send(h C.int64_t, data unsafe.Pointer, n C.size_t) C.int64_t {
 	return C.int64_t(b)
 }
 
-//export w3s_send_to
-func w3s_send_to(h C.int64_t, data unsafe.Pointer, n C.size_t, address *C.char, port C.int) C.int64_t {
+//export w3sgo_send_to
+func w3sgo_send_to(h C.int64_t, data unsafe.Pointer, n C.size_t, address *C.char, port C.int) C.int64_t {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail64(e)
@@ -253,8 +253,8 @@ func w3s_send_to(h C.int64_t, data unsafe.Pointer, n C.size_t, address *C.char, 
 	return C.int64_t(b)
 }
 
-//export w3s_send_file
-func w3s_send_file(h C.int64_t, path *C.char, offset C.int64_t, n C.int64_t) C.int64_t {
+//export w3sgo_send_file
+func w3sgo_send_file(h C.int64_t, path *C.char, offset C.int64_t, n C.int64_t) C.int64_t {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail64(e)
@@ -281,28 +281,28 @@ func simple(h C.int64_t, f func(*core.Socket) *core.Error) C.int {
 	return 0
 }
 
-//export w3s_pause
-func w3s_pause(h C.int64_t) C.int { return simple(h, (*core.Socket).Pause) }
+//export w3sgo_pause
+func w3sgo_pause(h C.int64_t) C.int { return simple(h, (*core.Socket).Pause) }
 
-//export w3s_resume
-func w3s_resume(h C.int64_t) C.int { return simple(h, (*core.Socket).Resume) }
+//export w3sgo_resume
+func w3sgo_resume(h C.int64_t) C.int { return simple(h, (*core.Socket).Resume) }
 
-//export w3s_half_close
-func w3s_half_close(h C.int64_t) C.int { return simple(h, (*core.Socket).HalfClose) }
+//export w3sgo_half_close
+func w3sgo_half_close(h C.int64_t) C.int { return simple(h, (*core.Socket).HalfClose) }
 
-//export w3s_close
-func w3s_close(h C.int64_t) C.int { return simple(h, (*core.Socket).Close) }
+//export w3sgo_close
+func w3sgo_close(h C.int64_t) C.int { return simple(h, (*core.Socket).Close) }
 
-//export w3s_abort
-func w3s_abort(h C.int64_t) C.int { return simple(h, (*core.Socket).Abort) }
+//export w3sgo_abort
+func w3sgo_abort(h C.int64_t) C.int { return simple(h, (*core.Socket).Abort) }
 
-//export w3s_start_tls
-func w3s_start_tls(h C.int64_t, opts *C.w3s_tls_options) C.int {
-	return w3s_start_tls_with(h, opts, nil, 0)
+//export w3sgo_start_tls
+func w3sgo_start_tls(h C.int64_t, opts *C.w3s_tls_options) C.int {
+	return w3sgo_start_tls_with(h, opts, nil, 0)
 }
 
-//export w3s_start_tls_with
-func w3s_start_tls_with(h C.int64_t, opts *C.w3s_tls_options, unread unsafe.Pointer, n C.size_t) C.int {
+//export w3sgo_start_tls_with
+func w3sgo_start_tls_with(h C.int64_t, opts *C.w3s_tls_options, unread unsafe.Pointer, n C.size_t) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -321,8 +321,8 @@ func w3s_start_tls_with(h C.int64_t, opts *C.w3s_tls_options, unread unsafe.Poin
 	return 0
 }
 
-//export w3s_udp_set_peer
-func w3s_udp_set_peer(h C.int64_t, address *C.char, port C.int) C.int {
+//export w3sgo_udp_set_peer
+func w3sgo_udp_set_peer(h C.int64_t, address *C.char, port C.int) C.int {
 	return simple(h, func(s *core.Socket) *core.Error { return s.SetPeer(goString(address), int(port)) })
 }
 
@@ -342,23 +342,23 @@ func membership(h C.int64_t, source, group, iface *C.char, ssm, join bool) C.int
 	})
 }
 
-//export w3s_join_group
-func w3s_join_group(h C.int64_t, group, iface *C.char) C.int {
+//export w3sgo_join_group
+func w3sgo_join_group(h C.int64_t, group, iface *C.char) C.int {
 	return membership(h, nil, group, iface, false, true)
 }
 
-//export w3s_leave_group
-func w3s_leave_group(h C.int64_t, group, iface *C.char) C.int {
+//export w3sgo_leave_group
+func w3sgo_leave_group(h C.int64_t, group, iface *C.char) C.int {
 	return membership(h, nil, group, iface, false, false)
 }
 
-//export w3s_join_source_group
-func w3s_join_source_group(h C.int64_t, source, group, iface *C.char) C.int {
+//export w3sgo_join_source_group
+func w3sgo_join_source_group(h C.int64_t, source, group, iface *C.char) C.int {
 	return membership(h, source, group, iface, true, true)
 }
 
-//export w3s_leave_source_group
-func w3s_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
+//export w3sgo_leave_source_group
+func w3sgo_leave_source_group(h C.int64_t, source, group, iface *C.char) C.int {
 	return membership(h, source, group, iface, true, false)
 }
 
@@ -375,13 +375,13 @@ const (
 	interfaceSizeV1 = C.W3S_INTERFACE_SIZE_V1
 )
 
-//export w3s_get_joined_groups
-func w3s_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
-	return w3s_get_joined_groups_sized(h, out, max, groupSizeV1)
+//export w3sgo_get_joined_groups
+func w3sgo_get_joined_groups(h C.int64_t, out *C.w3s_group, max C.int) C.int {
+	return w3sgo_get_joined_groups_sized(h, out, max, groupSizeV1)
 }
 
-//export w3s_get_joined_groups_sized
-func w3s_get_joined_groups_sized(h C.int64_t, out *C.w3s_group, max C.int, elemSize C.size_t) C.int {
+//export w3sgo_get_joined_groups_sized
+func w3sgo_get_joined_groups_sized(h C.int64_t, out *C.w3s_group, max C.int, elemSize C.size_t) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -405,13 +405,13 @@ func w3s_get_joined_groups_sized(h C.int64_t, out *C.w3s_group, max C.int, elemS
 	})
 }
 
-//export w3s_set_option
-func w3s_set_option(h C.int64_t, opt C.int, value C.int64_t) C.int {
+//export w3sgo_set_option
+func w3sgo_set_option(h C.int64_t, opt C.int, value C.int64_t) C.int {
 	return simple(h, func(s *core.Socket) *core.Error { return s.SetOption(core.Option(opt), int64(value)) })
 }
 
-//export w3s_get_option
-func w3s_get_option(h C.int64_t, opt C.int, value *C.int64_t) C.int {
+//export w3sgo_get_option
+func w3sgo_get_option(h C.int64_t, opt C.int, value *C.int64_t) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -434,8 +434,8 @@ func b32(b bool) C.int32_t {
 	return 0
 }
 
-//export w3s_get_info
-func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
+//export w3sgo_get_info
+func w3sgo_get_info(h C.int64_t, info *C.w3s_info) C.int {
 	s, e := socketOf(h)
 	if e != nil {
 		return fail(e)
@@ -481,13 +481,13 @@ func w3s_get_info(h C.int64_t, info *C.w3s_info) C.int {
 	return 0
 }
 
-//export w3s_network_list
-func w3s_network_list(out *C.w3s_interface, max C.int) C.int {
-	return w3s_network_list_sized(out, max, interfaceSizeV1)
+//export w3sgo_network_list
+func w3sgo_network_list(out *C.w3s_interface, max C.int) C.int {
+	return w3sgo_network_list_sized(out, max, interfaceSizeV1)
 }
 
-//export w3s_network_list_sized
-func w3s_network_list_sized(out *C.w3s_interface, max C.int, elemSize C.size_t) C.int {
+//export w3sgo_network_list_sized
+func w3sgo_network_list_sized(out *C.w3s_interface, max C.int, elemSize C.size_t) C.int {
 	if e := guard(); e != nil {
 		return fail(e)
 	}

@@ -60,7 +60,10 @@
  *
  * FORK
  *   The library's threads do not exist in a child made by fork(). Every call
- *   made in such a child returns W3S_EFORKED.
+ *   made in such a child returns W3S_EFORKED at once (the library refuses
+ *   before it touches its runtime, so a child never hangs), with the detail
+ *   message set; w3s_version(), w3s_version_string(), w3s_strerror(),
+ *   w3s_err_name() and w3s_last_error_message() keep answering there.
  *
  * ABI POLICY
  *   The version is W3S_VERSION_MAJOR.MINOR.PATCH below; w3s_version() is
