@@ -32,6 +32,9 @@ void w3s_set_error(const char *msg, size_t len) {
     errbuf[len] = 0;
 }
 
+/* capi/shim.c's answer in a forked child (never taken here: no fork). */
+int w3s_forked_error(void) { return W3S_EFORKED; }
+
 int w3s_abort(int64_t h) {
     fprintf(stderr, "w3s_abort(%lld): the data path lost output\n", (long long)h);
     abort();
